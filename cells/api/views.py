@@ -1,0 +1,62 @@
+from rest_framework import viewsets
+
+from cells import filtersets, models
+from cells.api import serializers
+from eln.api.views import LabRecordViewSet, SharedLabDataViewSet
+from eln.permissions import visible_projects
+
+CELL_PREFETCH = (
+    "parts__electrode__sheet__components__lot__material",
+    "parts__electrode__sheet__loading_discs",
+    "parts__alloy_batch",
+)
+
+
+class CyclerViewSet(SharedLabDataViewSet):
+    queryset = models.Cycler.objects.prefetch_related("channels")
+    serializer_class = serializers.CyclerSerializer
+    filterset_class = filtersets.CyclerFilterSet
+    search_fields = ["name", "model", "serial_number"]
+
+
+class ChannelViewSet(SharedLabDataViewSet):
+    queryset = models.Channel.objects.select_related("cycler")
+    serializer_class = serializers.ChannelSerializer
+    filterset_class = filtersets.ChannelFilterSet
+
+
+class ProtocolViewSet(LabRecordViewSet):
+    queryset = models.Protocol.objects.select_related("project").prefetch_related("steps")
+    serializer_class = serializers.ProtocolSerializer
+    filterset_class = filtersets.ProtocolFilterSet
+    search_fields = ["human_id", "name", "description"]
+
+
+class CellViewSet(LabRecordViewSet):
+    queryset = models.Cell.objects.select_related("project", "separator_batch").prefetch_related(*CELL_PREFETCH)
+    serializer_class = serializers.CellSerializer
+    filterset_class = filtersets.CellFilterSet
+    search_fields = ["human_id", "name", "notes"]
+
+
+class CyclingRunViewSet(LabRecordViewSet):
+    queryset = models.CyclingRun.objects.select_related("project", "cell", "protocol", "channel__cycler")
+    serializer_class = serializers.CyclingRunSerializer
+    filterset_class = filtersets.CyclingRunFilterSet
+
+
+class RawDataFileViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = serializers.RawDataFileSerializer
+    filterset_class = filtersets.RawDataFileFilterSet
+
+    def get_queryset(self):
+        return models.RawDataFile.objects.filter(
+            run__project__in=visible_projects(self.request.user)
+        ).select_related("run", "uploaded_by")
+
+
+class DatasetViewSet(LabRecordViewSet):
+    queryset = models.Dataset.objects.select_related("project", "run", "raw_file__run")
+    serializer_class = serializers.DatasetSerializer
+    filterset_class = filtersets.DatasetFilterSet
+    http_method_names = ["get", "head", "options", "delete"]

@@ -1,0 +1,293 @@
+"""What is built and measured: cells and their parts, cyclers, protocols, cycling runs and
+the raw files the cyclers write."""
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from simple_history.models import HistoricalRecords
+
+from analysis import process
+from eln.models import LabRecord
+from samples.models import AlloyBatch, Electrode, ElectrolyteBatch
+
+positive = MinValueValidator(0)
+
+
+class Cycler(models.Model):
+    """A battery cycler (potentiostat) and its channels: lab equipment shared by all projects."""
+
+    class Vendor(models.TextChoices):
+        BIOLOGIC = "biologic", "BioLogic"
+        NEWARE = "neware", "Neware"
+        ARBIN = "arbin", "Arbin"
+        MACCOR = "maccor", "Maccor"
+        OTHER = "other", "other"
+
+    name = models.CharField(max_length=100, unique=True)
+    vendor = models.CharField(max_length=20, choices=Vendor.choices)
+    model = models.CharField(max_length=100, blank=True)
+    serial_number = models.CharField(max_length=100, blank=True)
+    location = models.CharField(max_length=100, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Channel(models.Model):
+    cycler = models.ForeignKey(Cycler, on_delete=models.CASCADE, related_name="channels")
+    number = models.CharField(max_length=20, help_text="the channel's label on the cycler, e.g. 3 or C09")
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["cycler__name", "number"]
+        constraints = [models.UniqueConstraint(fields=["cycler", "number"], name="channel_number_per_cycler")]
+
+    def __str__(self):
+        return f"{self.cycler.name} channel {self.number}"
+
+
+class Protocol(LabRecord):
+    """A cycling programme as blocks of identical cycles, e.g. 2 × 0.1C then 100 × 0.5C."""
+
+    HUMAN_ID_PREFIX = "PR"
+
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    history = HistoricalRecords()
+
+    @property
+    def cycle_count(self) -> int:
+        return sum(step.cycle_count for step in self.steps.all())
+
+    def nominal_c_rates(self) -> list[tuple[float, float]]:
+        """(charge, discharge) C-rate of each cycle in order, as the protocol plans them."""
+        rates = []
+        for step in self.steps.all():
+            rates.extend([(step.charge_c_rate, step.discharge_c_rate)] * step.cycle_count)
+        return rates
+
+
+class ProtocolStep(models.Model):
+    protocol = models.ForeignKey(Protocol, on_delete=models.CASCADE, related_name="steps")
+    order = models.PositiveSmallIntegerField(default=1)
+    cycle_count = models.PositiveIntegerField(default=1, validators=[MinValueValidator(1)])
+    charge_c_rate = models.FloatField("charge C-rate", validators=[MinValueValidator(1e-6)])
+    discharge_c_rate = models.FloatField("discharge C-rate", validators=[MinValueValidator(1e-6)])
+    lower_cutoff_v = models.FloatField("lower cut-off (V)", null=True, blank=True)
+    upper_cutoff_v = models.FloatField("upper cut-off (V)", null=True, blank=True)
+    rest_min = models.FloatField("rest between half cycles (min)", default=0, validators=[positive])
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["order", "id"]
+
+
+class Cell(LabRecord):
+    """A pressed cell (or a liquid-electrolyte reference coin cell) with its electrodes by role."""
+
+    HUMAN_ID_PREFIX = "CELL"
+
+    class Kind(models.TextChoices):
+        CATHODE_HALF = "cathode_half", "cathode half cell (vs Na-Sn)"
+        ANODE_HALF = "anode_half", "anode half cell (Sn vs Na-Sn)"
+        FULL = "full", "full cell (NaCrO2 | Sn)"
+        THREE_ELECTRODE = "three_electrode", "three-electrode full cell (Na reference)"
+        LIQUID_REFERENCE = "liquid_reference", "liquid-electrolyte reference coin cell"
+
+    class Hardware(models.TextChoices):
+        PEEK_MOLD = "peek_mold_ti", "PEEK mold, Ti current collectors"
+        COIN_2032 = "coin_2032", "2032 coin cell"
+        OTHER = "other", "other"
+
+    class NpBasis(models.TextChoices):
+        REFERENCE = "reference", "materials' reference specific capacities"
+        MEASURED = "measured", "measured reversible capacities of the half cells"
+
+    name = models.CharField(max_length=200, blank=True)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    assembled_on = models.DateField(null=True, blank=True)
+    separator_batch = models.ForeignKey(
+        ElectrolyteBatch, null=True, blank=True, on_delete=models.PROTECT, related_name="separator_cells",
+        help_text="solid electrolyte powder cold-pressed into the separator layer",
+    )
+    separator_mass_mg = models.FloatField("separator mass (mg)", null=True, blank=True, validators=[positive])
+    separator_pressure_mpa = models.FloatField("separator pressing (MPa)", null=True, blank=True, default=70)
+    liquid_electrolyte = models.CharField(max_length=100, blank=True, help_text="e.g. 1 M NaClO4 in PC")
+    assembly_pressure_mpa = models.FloatField("assembly pressure (MPa)", null=True, blank=True, default=350)
+    stack_pressure_mpa = models.FloatField("stack pressure while cycling (MPa)", null=True, blank=True, default=70)
+    hardware = models.CharField(max_length=20, choices=Hardware.choices, default=Hardware.PEEK_MOLD)
+    temperature_c = models.FloatField("cycling temperature (°C)", default=30)
+    lower_cutoff_v = models.FloatField("lower cut-off (V)", null=True, blank=True)
+    upper_cutoff_v = models.FloatField("upper cut-off (V)", null=True, blank=True)
+    np_basis = models.CharField("N/P basis", max_length=10, choices=NpBasis.choices, default=NpBasis.REFERENCE)
+    negative_capacity_for_np_mah_g = models.FloatField(
+        "negative specific capacity for N/P (mAh/g)", null=True, blank=True, validators=[positive],
+        help_text="the measured reversible capacity when the basis is 'measured'",
+    )
+    positive_capacity_for_np_mah_g = models.FloatField(
+        "positive specific capacity for N/P (mAh/g)", null=True, blank=True, validators=[positive],
+    )
+    excluded_from_comparisons = models.BooleanField(
+        null=True, blank=True,
+        help_text="empty: decided by the ±5 % loading check; yes/no: a person's decision",
+    )
+    history = HistoricalRecords()
+
+    def electrode_in_role(self, role: str):
+        return next((part for part in self.parts.all() if part.role == role), None)
+
+    @property
+    def first_half_cycle(self) -> str:
+        """A Sn half cell starts with sodiation (a discharge); every other cell with charge."""
+        return "discharge" if self.kind == self.Kind.ANODE_HALF else "charge"
+
+    @property
+    def working_electrode(self) -> Electrode | None:
+        """The cast electrode whose active mass the specific capacity is reported against."""
+        part = self.electrode_in_role(CellPart.Role.POSITIVE)
+        return part.electrode if part else None
+
+    @property
+    def area_cm2(self) -> float | None:
+        electrode = self.working_electrode
+        return electrode.area_cm2 if electrode else None
+
+    @property
+    def reference_specific_capacity_mah_g(self) -> float | None:
+        electrode = self.working_electrode
+        material = electrode.sheet.active_material if electrode else None
+        return material.reference_specific_capacity_mah_g if material else None
+
+    @property
+    def one_c_current_ma(self) -> float | None:
+        electrode = self.working_electrode
+        return electrode.reference_capacity_mah if electrode else None
+
+    @property
+    def one_c_current_density_ma_cm2(self) -> float | None:
+        current, area = self.one_c_current_ma, self.area_cm2
+        return process.current_density_ma_cm2(current, area) if current is not None and area else None
+
+    @property
+    def np_ratio(self) -> float | None:
+        """Negative ÷ positive areal capacity, on the basis stored in ``np_basis``."""
+        if self.kind not in (self.Kind.FULL, self.Kind.THREE_ELECTRODE):
+            return None
+        pos, neg = self.electrode_in_role(CellPart.Role.POSITIVE), self.electrode_in_role(CellPart.Role.NEGATIVE)
+        if not (pos and neg and pos.electrode and neg.electrode):
+            return None
+        if self.np_basis == self.NpBasis.MEASURED:
+            q_neg, q_pos = self.negative_capacity_for_np_mah_g, self.positive_capacity_for_np_mah_g
+        else:
+            q_neg = neg.electrode.sheet.active_material.reference_specific_capacity_mah_g
+            q_pos = pos.electrode.sheet.active_material.reference_specific_capacity_mah_g
+        loadings = (neg.electrode.active_loading_mg_cm2, pos.electrode.active_loading_mg_cm2)
+        if None in (q_neg, q_pos, *loadings):
+            return None
+        return process.np_ratio(loadings[0], q_neg, loadings[1], q_pos)
+
+
+class CellPart(models.Model):
+    """An electrode of a cell in its role: a cast electrode, an alloy, or a metal foil."""
+
+    class Role(models.TextChoices):
+        POSITIVE = "positive", "positive"
+        NEGATIVE = "negative", "negative"
+        REFERENCE = "reference", "reference"
+
+    cell = models.ForeignKey(Cell, on_delete=models.CASCADE, related_name="parts")
+    role = models.CharField(max_length=10, choices=Role.choices)
+    electrode = models.ForeignKey(
+        Electrode, null=True, blank=True, on_delete=models.PROTECT, related_name="cell_parts"
+    )
+    alloy_batch = models.ForeignKey(
+        AlloyBatch, null=True, blank=True, on_delete=models.PROTECT, related_name="cell_parts"
+    )
+    mass_mg = models.FloatField("mass (mg)", null=True, blank=True, validators=[positive],
+                                help_text="for an alloy or metal part")
+    description = models.CharField(max_length=100, blank=True, help_text="e.g. Na metal foil")
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["cell", "role"]
+        constraints = [models.UniqueConstraint(fields=["cell", "role"], name="one_part_per_role")]
+
+    def __str__(self):
+        what = self.electrode or self.alloy_batch or self.description
+        return f"{self.get_role_display()}: {what}"
+
+
+class CyclingRun(LabRecord):
+    """A cell on a cycler channel running a protocol."""
+
+    HUMAN_ID_PREFIX = "RUN"
+
+    class State(models.TextChoices):
+        PLANNED = "planned", "planned"
+        RUNNING = "running", "running"
+        FINISHED = "finished", "finished"
+        ABORTED = "aborted", "aborted"
+
+    cell = models.ForeignKey(Cell, on_delete=models.PROTECT, related_name="runs")
+    channel = models.ForeignKey(Channel, null=True, blank=True, on_delete=models.PROTECT, related_name="runs")
+    protocol = models.ForeignKey(Protocol, null=True, blank=True, on_delete=models.PROTECT, related_name="runs")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PLANNED)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    history = HistoricalRecords()
+
+    class Meta(LabRecord.Meta):
+        verbose_name = "cycling run"
+
+
+def raw_file_path(instance: "RawDataFile", filename: str) -> str:
+    return f"raw/{instance.run.human_id}/{instance.sha256[:12]}/{filename}"
+
+
+class RawDataFile(models.Model):
+    """A file exactly as the cycler wrote it; never altered, never deleted by processing."""
+
+    run = models.ForeignKey(CyclingRun, on_delete=models.PROTECT, related_name="raw_files")
+    file = models.FileField(upload_to=raw_file_path, max_length=500)
+    original_name = models.CharField(max_length=255)
+    sha256 = models.CharField(max_length=64, db_index=True)
+    size_bytes = models.PositiveBigIntegerField()
+    uploaded_at = models.DateTimeField(auto_now_add=True)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    supersedes = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="superseded_by",
+        help_text="the earlier, shorter version of the same growing file",
+    )
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-uploaded_at"]
+        constraints = [models.UniqueConstraint(fields=["run", "sha256"], name="same_bytes_once_per_run")]
+
+    def __str__(self):
+        return f"{self.original_name} ({self.run.human_id})"
+
+
+class Dataset(LabRecord):
+    """The cycling data of a run as read from its newest raw file: what analysis works on."""
+
+    HUMAN_ID_PREFIX = "DS"
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "queued"
+        RUNNING = "running", "running"
+        DONE = "done", "done"
+        FAILED = "failed", "failed"
+
+    run = models.ForeignKey(CyclingRun, on_delete=models.PROTECT, related_name="datasets")
+    raw_file = models.ForeignKey(RawDataFile, on_delete=models.PROTECT, related_name="datasets")
+    source_name = models.CharField(max_length=255, help_text="the cycler's file name; a grown file keeps it")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
+    message = models.TextField(blank=True)
+    history = HistoricalRecords()
+
+    class Meta(LabRecord.Meta):
+        constraints = [models.UniqueConstraint(fields=["run", "source_name"], name="one_dataset_per_source_file")]

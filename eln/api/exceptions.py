@@ -1,0 +1,26 @@
+"""API errors as people read them: which field, which rule; and no 500 for a refused delete."""
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import ProtectedError, RestrictedError
+from rest_framework import status
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+def _describe(objects) -> list[str]:
+    return sorted({str(obj) for obj in objects})[:20]
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, (ProtectedError, RestrictedError)):
+        dependents = _describe(exc.protected_objects if isinstance(exc, ProtectedError) else exc.restricted_objects)
+        return Response(
+            {
+                "detail": "This record cannot be deleted because other records depend on it.",
+                "dependents": dependents,
+            },
+            status=status.HTTP_409_CONFLICT,
+        )
+    if isinstance(exc, DjangoValidationError):
+        exc = ValidationError(exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages})
+    return drf_exception_handler(exc, context)

@@ -1,0 +1,135 @@
+"""Serializer bases shared by every app's API."""
+from django.db import transaction
+from rest_framework import serializers
+from rest_framework.exceptions import PermissionDenied
+
+from eln.models import LabRecord, Project, ProjectMembership
+from eln.permissions import visible_projects, writable_projects
+
+
+class DerivedField(serializers.ReadOnlyField):
+    """A number computed from the record; null when the inputs for it are missing or inconsistent."""
+
+    def get_attribute(self, instance):
+        try:
+            return super().get_attribute(instance)
+        except ValueError:
+            return None
+
+
+class VisibleRecordField(serializers.SlugRelatedField):
+    """A reference to another lab record by its label id (e.g. LOT-0007), among visible ones."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("slug_field", "human_id")
+        super().__init__(**kwargs)
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        request = self.context.get("request")
+        user = request.user if request else None
+        return queryset.filter(project__in=visible_projects(user))
+
+
+class RecordReferencesMixin:
+    """References to lab records by label id (among the user's projects), to shared data by name."""
+
+    def build_relational_field(self, field_name, relation_info):
+        field_class, kwargs = super().build_relational_field(field_name, relation_info)
+        model = relation_info.related_model
+        if issubclass(model, LabRecord):
+            kwargs.pop("queryset", None)
+            return VisibleRecordField, {**kwargs, "queryset": model.objects.all()}
+        if hasattr(model, "name") and model._meta.get_field("name").unique:
+            return serializers.SlugRelatedField, {**kwargs, "slug_field": "name"}
+        return field_class, kwargs
+
+
+class LabRecordSerializer(RecordReferencesMixin, serializers.ModelSerializer):
+    """Base for project records: label id, project, who and when; references by label id.
+
+    Subclasses may declare ``children = {"field": (ChildSerializer, "parent_fk_name")}``; the
+    children are written with the parent in one transaction and replaced whole on update.
+    """
+
+    id = serializers.CharField(source="human_id", read_only=True)
+    project = serializers.SlugRelatedField(slug_field="name", queryset=Project.objects.all())
+    created_by = serializers.StringRelatedField()
+    modified_by = serializers.StringRelatedField()
+    children: dict = {}
+
+    base_fields = ("id", "project", "notes", "created_at", "created_by", "modified_at", "modified_by")
+
+    def validate_project(self, project):
+        user = self.context["request"].user
+        if not writable_projects(user).filter(pk=project.pk).exists():
+            if visible_projects(user).filter(pk=project.pk).exists():
+                raise PermissionDenied(
+                    f"You are a reader of project {project.name!r}; only members with write rights add records."
+                )
+            raise PermissionDenied(f"You are not a member of project {project.name!r}.")
+        if self.instance is not None and self.instance.project_id != project.pk:
+            raise serializers.ValidationError("A record cannot move to another project.")
+        return project
+
+    def _pop_children(self, validated_data):
+        return {name: validated_data.pop(name) for name in self.children if name in validated_data}
+
+    def _write_children(self, instance, children_data):
+        for name, rows in children_data.items():
+            child_serializer, parent_field = self.children[name]
+            self.replace_children(instance, name, child_serializer, parent_field, rows)
+
+    def replace_children(self, instance, name, child_serializer, parent_field, rows):
+        """Replace the child rows; a subclass hooks in here for children with side effects."""
+        getattr(instance, name).all().delete()
+        model = child_serializer.Meta.model
+        for row in rows:
+            model.objects.create(**{parent_field: instance}, **row)
+
+    def create(self, validated_data):
+        children = self._pop_children(validated_data)
+        with transaction.atomic():
+            instance = super().create(validated_data)
+            self._write_children(instance, children)
+        return instance
+
+    def update(self, instance, validated_data):
+        children = self._pop_children(validated_data)
+        with transaction.atomic():
+            instance = super().update(instance, validated_data)
+            self._write_children(instance, children)
+        return instance
+
+
+def child_serializer(model_class, exclude_fields=(), extra=None):
+    """A serializer for a child row written through its parent (no id, no parent field)."""
+    parent_fields = {"id", *exclude_fields}
+    meta = type("Meta", (), {"model": model_class, "exclude": tuple(parent_fields)})
+    attrs = {"Meta": meta, **(extra or {})}
+    base = type(f"{model_class.__name__}Serializer", (LabRecordChildSerializer,), attrs)
+    return base
+
+
+class LabRecordChildSerializer(RecordReferencesMixin, serializers.ModelSerializer):
+    pass
+
+
+class ProjectSerializer(serializers.ModelSerializer):
+    members = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Project
+        fields = ("id", "name", "description", "created_at", "members")
+        read_only_fields = ("created_at",)
+
+    def get_members(self, project) -> list[dict]:
+        return [{"user": m.user.username, "role": m.role} for m in project.memberships.select_related("user")]
+
+    def create(self, validated_data):
+        with transaction.atomic():
+            project = super().create(validated_data)
+            ProjectMembership.objects.create(
+                project=project, user=self.context["request"].user, role=ProjectMembership.Role.MANAGER
+            )
+        return project

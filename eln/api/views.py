@@ -1,0 +1,67 @@
+from django.contrib.auth import authenticate
+from rest_framework import mixins, permissions, serializers, status, viewsets
+from rest_framework.authtoken.models import Token
+from rest_framework.response import Response
+from rest_framework.views import APIView
+from drf_spectacular.utils import extend_schema, inline_serializer
+
+from eln.api.permissions import ProjectRecordPermission, StaffWritesOrReadOnly
+from eln.api.serializers import ProjectSerializer
+from eln.permissions import visible_projects, visible_records
+
+
+class LabRecordViewSet(viewsets.ModelViewSet):
+    """Records of a project, looked up by label id; list, detail, create, update, delete."""
+
+    permission_classes = [permissions.IsAuthenticated, ProjectRecordPermission]
+    lookup_field = "human_id"
+    lookup_value_regex = r"[A-Z]+-\d+"
+    search_fields = ["human_id", "notes"]
+    ordering_fields = ["created_at", "modified_at", "human_id"]
+
+    def get_queryset(self):
+        return visible_records(self.request.user, super().get_queryset())
+
+    def perform_create(self, serializer):
+        serializer.save(created_by=self.request.user, modified_by=self.request.user)
+
+    def perform_update(self, serializer):
+        serializer.save(modified_by=self.request.user)
+
+
+class SharedLabDataViewSet(viewsets.ModelViewSet):
+    """Lab-wide data: materials, cyclers, channels. Everybody reads; lab managers write."""
+
+    permission_classes = [permissions.IsAuthenticated, StaffWritesOrReadOnly]
+
+
+class ProjectViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
+                     viewsets.GenericViewSet):
+    serializer_class = ProjectSerializer
+    search_fields = ["name"]
+    filterset_fields = ["name"]
+
+    def get_queryset(self):
+        return visible_projects(self.request.user).prefetch_related("memberships__user").distinct()
+
+
+class TokenView(APIView):
+    """Exchange a username and password for the API token a script sends as `Authorization: Token …`."""
+
+    permission_classes = [permissions.AllowAny]
+    authentication_classes = []
+
+    @extend_schema(
+        request=inline_serializer("TokenRequest", {"username": serializers.CharField(),
+                                                   "password": serializers.CharField()}),
+        responses=inline_serializer("TokenResponse", {"token": serializers.CharField()}),
+    )
+    def post(self, request):
+        username, password = request.data.get("username"), request.data.get("password")
+        if not username or not password:
+            return Response({"detail": "Send both username and password."}, status=status.HTTP_400_BAD_REQUEST)
+        user = authenticate(request, username=username, password=password)
+        if user is None:
+            return Response({"detail": "Wrong username or password."}, status=status.HTTP_400_BAD_REQUEST)
+        token, _ = Token.objects.get_or_create(user=user)
+        return Response({"token": token.key})

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ElnConfig(AppConfig):
+    name = "eln"
+    verbose_name = "Lab notebook core"

@@ -1,0 +1,98 @@
+"""The shared core: projects and who may do what in them, and the base of every lab record."""
+from django.conf import settings
+from django.db import models, transaction
+from simple_history.models import HistoricalRecords
+
+
+class Project(models.Model):
+    """A group of records with its members. Every lab record belongs to one project."""
+
+    name = models.CharField(max_length=200, unique=True)
+    description = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, through="ProjectMembership", related_name="projects"
+    )
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class ProjectMembership(models.Model):
+    class Role(models.TextChoices):
+        READER = "reader", "reader (sees records)"
+        WRITER = "writer", "writer (sees and changes records)"
+        MANAGER = "manager", "manager (writer who also manages members)"
+
+    WRITING_ROLES = (Role.WRITER, Role.MANAGER)
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.WRITER)
+    history = HistoricalRecords()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "user"], name="one_membership_per_user")]
+
+    def __str__(self):
+        return f"{self.user} in {self.project} ({self.role})"
+
+    @property
+    def can_write(self) -> bool:
+        return self.role in self.WRITING_ROLES
+
+
+class HumanIdCounter(models.Model):
+    """The last number handed out for a prefix such as CELL; numbers are never reused."""
+
+    prefix = models.CharField(max_length=8, primary_key=True)
+    last_number = models.PositiveIntegerField(default=0)
+
+    @classmethod
+    def next_id(cls, prefix: str) -> str:
+        with transaction.atomic():
+            counter, _ = cls.objects.select_for_update().get_or_create(prefix=prefix)
+            counter.last_number += 1
+            counter.save(update_fields=["last_number"])
+        return f"{prefix}-{counter.last_number:04d}"
+
+
+class LabRecord(models.Model):
+    """Base of every record a researcher makes: project, label id, who and when, history.
+
+    Concrete models set ``HUMAN_ID_PREFIX`` (the id printed on labels, e.g. CELL-0042) and
+    declare ``history = HistoricalRecords()`` so every change is kept with who made it.
+    """
+
+    HUMAN_ID_PREFIX = ""
+
+    human_id = models.CharField("ID", max_length=20, unique=True, editable=False)
+    project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="+")
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    modified_at = models.DateTimeField(auto_now=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+", editable=False,
+    )
+    modified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+", editable=False,
+    )
+
+    class Meta:
+        abstract = True
+        ordering = ["-created_at"]
+
+    def save(self, *args, **kwargs):
+        if not self.human_id:
+            self.human_id = HumanIdCounter.next_id(self.HUMAN_ID_PREFIX)
+        super().save(*args, **kwargs)
+
+    def __str__(self):
+        label = getattr(self, "name", "") or ""
+        return f"{self.human_id} {label}".strip()

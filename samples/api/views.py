@@ -1,0 +1,85 @@
+from django.db.models import Prefetch
+from rest_framework import viewsets
+
+from eln.api.views import LabRecordViewSet, SharedLabDataViewSet
+from samples import filtersets, models
+from samples.api import serializers
+
+
+class MaterialViewSet(SharedLabDataViewSet):
+    queryset = models.Material.objects.all()
+    serializer_class = serializers.MaterialSerializer
+    filterset_class = filtersets.MaterialFilterSet
+    search_fields = ["name", "formula"]
+
+
+class PrecursorLotViewSet(LabRecordViewSet):
+    queryset = filtersets.with_remaining_stock(
+        models.PrecursorLot.objects.select_related("material", "project", "created_by", "modified_by")
+    ).prefetch_related("treatments")
+    serializer_class = serializers.PrecursorLotSerializer
+    filterset_class = filtersets.PrecursorLotFilterSet
+    search_fields = ["human_id", "lot_number", "supplier", "material__name", "notes"]
+    ordering_fields = LabRecordViewSet.ordering_fields + ["remaining_stock_mg", "received_on"]
+
+
+class StockMovementViewSet(viewsets.ReadOnlyModelViewSet):
+    """The ledger of the lots the user can see; lines are written by processes and the admin."""
+
+    serializer_class = serializers.StockMovementSerializer
+    filterset_class = filtersets.StockMovementFilterSet
+
+    def get_queryset(self):
+        from eln.permissions import visible_projects
+
+        return models.StockMovement.objects.filter(
+            lot__project__in=visible_projects(self.request.user)
+        ).select_related("lot", "created_by")
+
+
+class ElectrolyteBatchViewSet(LabRecordViewSet):
+    queryset = models.ElectrolyteBatch.objects.select_related("product", "project", "solvent_lot").prefetch_related(
+        "inputs__lot", "steps", "conductivity_measurements"
+    )
+    serializer_class = serializers.ElectrolyteBatchSerializer
+    filterset_class = filtersets.ElectrolyteBatchFilterSet
+
+
+class InfiltrationSolutionViewSet(LabRecordViewSet):
+    queryset = models.InfiltrationSolution.objects.select_related("project", "product", "solvent_lot").prefetch_related(
+        "inputs__lot"
+    )
+    serializer_class = serializers.InfiltrationSolutionSerializer
+    filterset_class = filtersets.InfiltrationSolutionFilterSet
+
+
+SHEET_PREFETCH = ("components__lot__material", "loading_discs")
+
+
+class ElectrodeSheetViewSet(LabRecordViewSet):
+    queryset = models.ElectrodeSheet.objects.select_related("project").prefetch_related(*SHEET_PREFETCH)
+    serializer_class = serializers.ElectrodeSheetSerializer
+    filterset_class = filtersets.ElectrodeSheetFilterSet
+
+
+class ElectrodeViewSet(LabRecordViewSet):
+    queryset = models.Electrode.objects.select_related("project", "sheet").prefetch_related(
+        *(f"sheet__{p}" for p in SHEET_PREFETCH)
+    )
+    serializer_class = serializers.ElectrodeSerializer
+    filterset_class = filtersets.ElectrodeFilterSet
+
+
+class InfiltrationRunViewSet(LabRecordViewSet):
+    queryset = models.InfiltrationRun.objects.select_related("project", "solution__product").prefetch_related(
+        "drying_steps", "solution__inputs", "electrodes__electrode__sheet",
+        *(f"electrodes__electrode__sheet__{p}" for p in SHEET_PREFETCH),
+    )
+    serializer_class = serializers.InfiltrationRunSerializer
+    filterset_class = filtersets.InfiltrationRunFilterSet
+
+
+class AlloyBatchViewSet(LabRecordViewSet):
+    queryset = models.AlloyBatch.objects.select_related("project").prefetch_related("inputs__lot")
+    serializer_class = serializers.AlloyBatchSerializer
+    filterset_class = filtersets.AlloyBatchFilterSet

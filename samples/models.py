@@ -1,0 +1,602 @@
+"""What is made: materials, precursor lots and their stock, electrolyte batches, solutions,
+electrode sheets, electrodes and infiltration runs."""
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Sum
+from simple_history.models import HistoricalRecords
+
+from analysis import process
+from eln.models import LabRecord
+
+positive = MinValueValidator(0)
+percent = [MinValueValidator(0), MaxValueValidator(100)]
+
+
+class Material(models.Model):
+    """A substance the lab uses, with the constants the calculations need."""
+
+    class Kind(models.TextChoices):
+        CATHODE_ACTIVE = "cathode_active", "cathode active material"
+        ANODE_ACTIVE = "anode_active", "anode active material"
+        BINDER = "binder", "binder"
+        CONDUCTIVE_CARBON = "conductive_carbon", "conductive carbon"
+        SOLID_ELECTROLYTE = "solid_electrolyte", "solid electrolyte"
+        PRECURSOR = "precursor", "electrolyte precursor"
+        SOLVENT = "solvent", "solvent"
+        METAL = "metal", "metal (counter/reference electrode)"
+        CURRENT_COLLECTOR = "current_collector", "current collector"
+        LIQUID_ELECTROLYTE = "liquid_electrolyte", "liquid electrolyte"
+        OTHER = "other", "other"
+
+    name = models.CharField(max_length=100, unique=True)
+    formula = models.CharField(max_length=100, blank=True)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    density_g_cm3 = models.FloatField("density (g/cm³)", null=True, blank=True, validators=[positive])
+    molar_mass_g_mol = models.FloatField("molar mass (g/mol)", null=True, blank=True, validators=[positive])
+    electrons_per_formula_unit = models.FloatField(
+        null=True, blank=True, validators=[positive],
+        help_text="Na exchanged per formula unit in the reaction that defines the theoretical capacity",
+    )
+    reference_specific_capacity_mah_g = models.FloatField(
+        "reference specific capacity (mAh/g)", null=True, blank=True, validators=[positive],
+        help_text="the practical capacity that defines 1C for cells of this active material",
+    )
+    hazards = models.CharField(max_length=200, blank=True)
+    notes = models.TextField(blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def theoretical_specific_capacity_mah_g(self) -> float | None:
+        if not (self.molar_mass_g_mol and self.electrons_per_formula_unit):
+            return None
+        return process.theoretical_specific_capacity_mah_g(self.electrons_per_formula_unit, self.molar_mass_g_mol)
+
+
+class PrecursorLot(LabRecord):
+    """A container of a material as received from a supplier; its stock is kept in a ledger."""
+
+    HUMAN_ID_PREFIX = "LOT"
+
+    class State(models.TextChoices):
+        AS_RECEIVED = "as_received", "as received"
+        DRIED = "dried", "dried"
+        IN_USE = "in_use", "opened, in use"
+        EMPTY = "empty", "empty"
+        DISCARDED = "discarded", "discarded"
+
+    class Storage(models.TextChoices):
+        GLOVEBOX = "argon_glovebox", "argon glovebox"
+        DESICCATOR = "desiccator", "desiccator"
+        SHELF = "shelf", "shelf"
+        FRIDGE = "fridge", "fridge"
+        FLAMMABLES = "flammables_cabinet", "flammables cabinet"
+
+    material = models.ForeignKey(Material, on_delete=models.PROTECT, related_name="lots")
+    supplier = models.CharField(max_length=100)
+    lot_number = models.CharField(max_length=100, blank=True)
+    received_on = models.DateField(null=True, blank=True)
+    purity_percent = models.FloatField("purity (%)", null=True, blank=True, validators=percent)
+    quantity_received_mg = models.FloatField("quantity received (mg)", validators=[positive])
+    low_stock_threshold_mg = models.FloatField(
+        "low-stock mark (mg)", default=0, validators=[positive],
+        help_text="the lot is marked low when what is left falls below this",
+    )
+    storage_place = models.CharField(max_length=30, choices=Storage.choices, default=Storage.GLOVEBOX)
+    storage_detail = models.CharField(max_length=100, blank=True, help_text="shelf, box or position")
+    state = models.CharField(max_length=20, choices=State.choices, default=State.AS_RECEIVED)
+    hazards = models.CharField(max_length=200, blank=True)
+    history = HistoricalRecords()
+
+    class Meta(LabRecord.Meta):
+        verbose_name = "precursor lot"
+
+    def __str__(self):
+        return f"{self.human_id} {self.material} ({self.supplier} {self.lot_number})".strip()
+
+    @property
+    def consumed_mg(self) -> float:
+        if hasattr(self, "consumed_total_mg"):  # annotated by the queryset
+            return self.consumed_total_mg or 0.0
+        return self.movements.aggregate(total=Sum("mass_mg"))["total"] or 0.0
+
+    @property
+    def remaining_mg(self) -> float:
+        return self.quantity_received_mg - self.consumed_mg
+
+    @property
+    def is_low_stock(self) -> bool:
+        return self.remaining_mg < self.low_stock_threshold_mg
+
+
+class LotTreatment(models.Model):
+    """Something done to a whole lot before use, e.g. Na2B10H10 dried at 180 °C for 6 h."""
+
+    lot = models.ForeignKey(PrecursorLot, on_delete=models.CASCADE, related_name="treatments")
+    performed_on = models.DateField(null=True, blank=True)
+    description = models.CharField(max_length=200, default="drying")
+    temperature_c = models.FloatField("temperature (°C)", null=True, blank=True)
+    duration_h = models.FloatField("duration (h)", null=True, blank=True, validators=[positive])
+    atmosphere = models.CharField(max_length=50, blank=True)
+    pressure_mbar = models.FloatField("pressure (mbar)", null=True, blank=True, validators=[positive])
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["performed_on", "id"]
+
+
+class StockMovement(models.Model):
+    """One line of a lot's ledger: a mass taken from it (positive) or returned (negative).
+
+    What is left of a lot is always derived from its ledger; lines written by processes point
+    at the record that used the mass.
+    """
+
+    class Kind(models.TextChoices):
+        USE = "use", "used in a process"
+        CORRECTION = "correction", "inventory correction"
+        DISPOSAL = "disposal", "disposed of"
+
+    lot = models.ForeignKey(PrecursorLot, on_delete=models.PROTECT, related_name="movements")
+    mass_mg = models.FloatField("mass taken (mg)")
+    kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.USE)
+    used_for = models.CharField(max_length=100, blank=True, help_text="the record that used it, e.g. EB-0003")
+    note = models.CharField(max_length=200, blank=True)
+    source_type = models.ForeignKey(ContentType, null=True, blank=True, on_delete=models.CASCADE)
+    source_id = models.PositiveBigIntegerField(null=True, blank=True)
+    source = GenericForeignKey("source_type", "source_id")
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["source_type", "source_id"])]
+
+    def __str__(self):
+        return f"{self.mass_mg:g} mg from {self.lot.human_id} ({self.used_for or self.get_kind_display()})"
+
+
+class ProcessStep(models.Model):
+    """A heating, drying or evaporation step of a process (abstract: one table per process)."""
+
+    order = models.PositiveSmallIntegerField(default=1)
+    description = models.CharField(max_length=200)
+    temperature_c = models.FloatField("temperature (°C)", null=True, blank=True)
+    duration_h = models.FloatField("duration (h)", null=True, blank=True, validators=[positive])
+    atmosphere = models.CharField(max_length=50, blank=True, help_text="argon, vacuum, air, ...")
+    pressure_mbar = models.FloatField("pressure (mbar)", null=True, blank=True, validators=[positive])
+
+    class Meta:
+        abstract = True
+        ordering = ["order", "id"]
+
+
+class LotUse(models.Model):
+    """A mass taken from a precursor lot by a process (abstract); it writes a ledger line."""
+
+    lot = models.ForeignKey(PrecursorLot, on_delete=models.PROTECT, related_name="+")
+    mass_mg = models.FloatField("mass (mg)", validators=[positive])
+
+    class Meta:
+        abstract = True
+
+    @property
+    def parent_record(self):  # the LabRecord this use belongs to, for the ledger's used_for
+        raise NotImplementedError
+
+
+class ElectrolyteBatch(LabRecord):
+    """A batch of solid electrolyte, e.g. Na4(B12H12)(B10H10) crystallised from isopropanol."""
+
+    HUMAN_ID_PREFIX = "EB"
+
+    class Route(models.TextChoices):
+        SOLUTION = "solution", "solution"
+        BALL_MILLING = "ball_milling", "ball milling"
+
+    class XrdPhase(models.TextChoices):
+        UNKNOWN = "", "not measured"
+        FCC = "fcc", "fcc (conductive)"
+        MONOCLINIC = "monoclinic", "separate monoclinic salts"
+        MIXED = "mixed", "mixed phases"
+
+    name = models.CharField(max_length=200, blank=True)
+    product = models.ForeignKey(Material, on_delete=models.PROTECT, related_name="electrolyte_batches")
+    route = models.CharField(max_length=20, choices=Route.choices, default=Route.SOLUTION)
+    solvent_lot = models.ForeignKey(
+        PrecursorLot, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    solvent_volume_ml = models.FloatField("solvent volume (mL)", null=True, blank=True, validators=[positive])
+    prepared_on = models.DateField(null=True, blank=True)
+    yield_mg = models.FloatField("yield (mg)", null=True, blank=True, validators=[positive])
+    xrd_phase = models.CharField("XRD phase", max_length=20, choices=XrdPhase.choices, blank=True)
+    xrd_main_reflection_two_theta_deg = models.FloatField("XRD main reflection 2θ (°)", null=True, blank=True)
+    ir_b_h_bands_present = models.BooleanField(
+        "IR: B-H stretch (2400–2500 cm⁻¹) and bends (600–1200 cm⁻¹) present", null=True, blank=True
+    )
+    ir_solvent_bands_present = models.BooleanField("IR: solvent bands present", null=True, blank=True)
+    history = HistoricalRecords()
+
+    class Meta(LabRecord.Meta):
+        verbose_name = "electrolyte batch"
+        verbose_name_plural = "electrolyte batches"
+
+    def conductivity_at(self, temperature_c: float, tolerance_c: float = 1.0) -> float | None:
+        values = [m.conductivity_s_cm for m in self.conductivity_measurements.all()
+                  if abs(m.temperature_c - temperature_c) <= tolerance_c]
+        return sum(values) / len(values) if values else None
+
+    @property
+    def activation_energy(self):
+        points = [(m.temperature_c, m.conductivity_s_cm) for m in self.conductivity_measurements.all()]
+        if len({t for t, _ in points}) < 2:
+            return None
+        temperatures, sigmas = zip(*points)
+        return process.arrhenius_activation_energy_ev(temperatures, sigmas)
+
+
+class ElectrolyteBatchInput(LotUse):
+    batch = models.ForeignKey(ElectrolyteBatch, on_delete=models.CASCADE, related_name="inputs")
+    history = HistoricalRecords()
+
+    @property
+    def parent_record(self):
+        return self.batch
+
+
+class ElectrolyteBatchStep(ProcessStep):
+    batch = models.ForeignKey(ElectrolyteBatch, on_delete=models.CASCADE, related_name="steps")
+    history = HistoricalRecords()
+
+
+class ConductivityMeasurement(models.Model):
+    """Impedance of a pressed pellet at one temperature: σ = thickness ÷ (R · area)."""
+
+    batch = models.ForeignKey(ElectrolyteBatch, on_delete=models.CASCADE, related_name="conductivity_measurements")
+    measured_on = models.DateField(null=True, blank=True)
+    temperature_c = models.FloatField("temperature (°C)")
+    pellet_thickness_mm = models.FloatField("pellet thickness (mm)", validators=[positive])
+    pellet_area_cm2 = models.FloatField("pellet area (cm²)", validators=[positive])
+    resistance_ohm = models.FloatField("bulk resistance (Ω)", validators=[positive])
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["temperature_c", "id"]
+
+    @property
+    def conductivity_s_cm(self) -> float:
+        return process.ionic_conductivity_s_cm(
+            self.pellet_thickness_mm * 1000.0, self.resistance_ohm, self.pellet_area_cm2
+        )
+
+
+class InfiltrationSolution(LabRecord):
+    """The precursor salts dissolved in a solvent, e.g. equimolar closo-borates, 100 mg/mL in isopropanol."""
+
+    HUMAN_ID_PREFIX = "IS"
+
+    name = models.CharField(max_length=200, blank=True)
+    product = models.ForeignKey(
+        Material, on_delete=models.PROTECT, related_name="+",
+        help_text="the solid electrolyte the salts crystallise into in the pores",
+    )
+    solvent_lot = models.ForeignKey(PrecursorLot, on_delete=models.PROTECT, related_name="+")
+    solvent_volume_ml = models.FloatField("solvent volume (mL)", validators=[MinValueValidator(1e-9)])
+    prepared_on = models.DateField(null=True, blank=True)
+    history = HistoricalRecords()
+
+    class Meta(LabRecord.Meta):
+        verbose_name = "infiltration solution"
+
+    @property
+    def concentration_mg_ml(self) -> float | None:
+        solute_mg = sum(i.mass_mg for i in self.inputs.all())
+        return solute_mg / self.solvent_volume_ml if solute_mg else None
+
+
+class InfiltrationSolutionInput(LotUse):
+    solution = models.ForeignKey(InfiltrationSolution, on_delete=models.CASCADE, related_name="inputs")
+    history = HistoricalRecords()
+
+    @property
+    def parent_record(self):
+        return self.solution
+
+
+class ElectrodeSheet(LabRecord):
+    """A slurry-cast electrode on a current collector foil, from which electrodes are punched."""
+
+    HUMAN_ID_PREFIX = "ES"
+
+    name = models.CharField(max_length=200, blank=True)
+    slurry_solvent_lot = models.ForeignKey(
+        PrecursorLot, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    current_collector = models.CharField(max_length=50, default="Al foil")
+    current_collector_areal_mass_mg_cm2 = models.FloatField(
+        "current collector areal mass (mg/cm²)", default=0, validators=[positive],
+        help_text="subtracted from the mass of loading discs to give the coating mass",
+    )
+    cast_on = models.DateField(null=True, blank=True)
+    drying_temperature_c = models.FloatField("drying temperature (°C)", null=True, blank=True)
+    drying_duration_h = models.FloatField("drying duration (h)", null=True, blank=True, validators=[positive])
+    drying_atmosphere = models.CharField(max_length=50, blank=True, default="vacuum")
+    coating_thickness_um = models.FloatField(
+        "coating thickness (µm)", null=True, blank=True, validators=[positive],
+        help_text="dry coating without the foil",
+    )
+    history = HistoricalRecords()
+
+    class Meta(LabRecord.Meta):
+        verbose_name = "electrode sheet"
+
+    # The components are few; these read from a prefetch where the caller made one.
+    def _components(self):
+        return list(self.components.all())
+
+    @property
+    def active_component(self):
+        return next((c for c in self._components() if c.role == SheetComponent.Role.ACTIVE), None)
+
+    @property
+    def active_material(self):
+        component = self.active_component
+        return component.lot.material if component else None
+
+    @property
+    def active_mass_fraction(self) -> float | None:
+        component = self.active_component
+        return component.mass_fraction_percent / 100.0 if component else None
+
+    @property
+    def composition_label(self) -> str:
+        """The lab's way to write it: active:binder:carbon, e.g. 95:2:3."""
+        order = list(SheetComponent.Role.values)
+        components = sorted(self._components(), key=lambda c: order.index(c.role))
+        return ":".join(f"{c.mass_fraction_percent:g}" for c in components)
+
+    @property
+    def composite_density_g_cm3(self) -> float | None:
+        components = self._components()
+        if not components or any(c.lot.material.density_g_cm3 is None for c in components):
+            return None
+        return process.composite_density_g_cm3(
+            [c.mass_fraction_percent / 100.0 for c in components],
+            [c.lot.material.density_g_cm3 for c in components],
+        )
+
+    def _disc_loadings(self):
+        return [d.coating_loading_mg_cm2 for d in self.loading_discs.all()]
+
+    @property
+    def areal_loading_mg_cm2(self) -> float | None:
+        """Mean coating mass per area over the loading discs (composite, not active only)."""
+        loadings = self._disc_loadings()
+        return sum(loadings) / len(loadings) if loadings else None
+
+    @property
+    def areal_loading_spread_mg_cm2(self) -> float | None:
+        loadings = self._disc_loadings()
+        if len(loadings) < 2:
+            return None
+        mean = sum(loadings) / len(loadings)
+        return (sum((x - mean) ** 2 for x in loadings) / (len(loadings) - 1)) ** 0.5
+
+    @property
+    def active_loading_mg_cm2(self) -> float | None:
+        loading, fraction = self.areal_loading_mg_cm2, self.active_mass_fraction
+        return loading * fraction if loading is not None and fraction is not None else None
+
+    @property
+    def casting_porosity(self) -> float | None:
+        loading, density = self.areal_loading_mg_cm2, self.composite_density_g_cm3
+        if loading is None or density is None or not self.coating_thickness_um:
+            return None
+        return process.casting_porosity(loading, 1.0, self.coating_thickness_um, density)
+
+
+class SheetComponent(models.Model):
+    """One ingredient of a sheet's slurry by dry mass fraction; fractions sum to 100 %."""
+
+    class Role(models.TextChoices):
+        ACTIVE = "active", "active material"
+        BINDER = "binder", "binder"
+        CONDUCTIVE_CARBON = "conductive_carbon", "conductive carbon"
+        ELECTROLYTE = "electrolyte", "solid electrolyte"
+        OTHER = "other", "other"
+
+    sheet = models.ForeignKey(ElectrodeSheet, on_delete=models.CASCADE, related_name="components")
+    lot = models.ForeignKey(PrecursorLot, on_delete=models.PROTECT, related_name="+")
+    role = models.CharField(max_length=20, choices=Role.choices)
+    mass_fraction_percent = models.FloatField("mass fraction (%)", validators=percent)
+    mass_mg = models.FloatField(
+        "mass taken (mg)", null=True, blank=True, validators=[positive],
+        help_text="mass weighed into the slurry; recorded in the lot's ledger",
+    )
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["id"]
+
+    @property
+    def parent_record(self):
+        return self.sheet
+
+
+class LoadingDisc(models.Model):
+    """A disc punched to weigh the sheet's areal loading (the lab takes four 12 mm discs)."""
+
+    sheet = models.ForeignKey(ElectrodeSheet, on_delete=models.CASCADE, related_name="loading_discs")
+    diameter_mm = models.FloatField("diameter (mm)", default=12.0, validators=[MinValueValidator(1e-6)])
+    mass_mg = models.FloatField("mass with foil (mg)", validators=[positive])
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["id"]
+
+    @property
+    def area_cm2(self) -> float:
+        return process.disc_area_cm2(self.diameter_mm)
+
+    @property
+    def coating_loading_mg_cm2(self) -> float:
+        return self.mass_mg / self.area_cm2 - self.sheet.current_collector_areal_mass_mg_cm2
+
+
+class Electrode(LabRecord):
+    """A disc punched from a sheet: what goes into an infiltration run and a cell."""
+
+    HUMAN_ID_PREFIX = "EL"
+
+    sheet = models.ForeignKey(ElectrodeSheet, on_delete=models.PROTECT, related_name="electrodes")
+    diameter_mm = models.FloatField("diameter (mm)", default=12.0, validators=[MinValueValidator(1e-6)])
+    mass_mg = models.FloatField(
+        "mass with foil (mg)", null=True, blank=True, validators=[positive],
+        help_text="weighed before infiltration; when empty the sheet's mean loading is used",
+    )
+    punched_on = models.DateField(null=True, blank=True)
+    history = HistoricalRecords()
+
+    @property
+    def area_cm2(self) -> float:
+        return process.disc_area_cm2(self.diameter_mm)
+
+    @property
+    def coating_mass_mg(self) -> float | None:
+        if self.mass_mg is not None:
+            return self.mass_mg - self.sheet.current_collector_areal_mass_mg_cm2 * self.area_cm2
+        loading = self.sheet.areal_loading_mg_cm2
+        return loading * self.area_cm2 if loading is not None else None
+
+    @property
+    def active_mass_mg(self) -> float | None:
+        coating, fraction = self.coating_mass_mg, self.sheet.active_mass_fraction
+        return coating * fraction if coating is not None and fraction is not None else None
+
+    @property
+    def active_loading_mg_cm2(self) -> float | None:
+        active = self.active_mass_mg
+        return active / self.area_cm2 if active is not None else None
+
+    @property
+    def reference_capacity_mah(self) -> float | None:
+        """Active mass × the active material's reference specific capacity: the 1C charge."""
+        material = self.sheet.active_material
+        active = self.active_mass_mg
+        if active is None or material is None or material.reference_specific_capacity_mah_g is None:
+            return None
+        return process.one_c_current_ma(active, material.reference_specific_capacity_mah_g)
+
+
+class InfiltrationRun(LabRecord):
+    """Electrodes dipped in an infiltration solution, dried and heat treated together."""
+
+    HUMAN_ID_PREFIX = "IR"
+
+    solution = models.ForeignKey(InfiltrationSolution, on_delete=models.PROTECT, related_name="runs")
+    performed_on = models.DateField(null=True, blank=True)
+    dip_time_min = models.FloatField("dip time (min)", default=10, validators=[positive])
+    history = HistoricalRecords()
+
+    class Meta(LabRecord.Meta):
+        verbose_name = "infiltration run"
+
+
+class InfiltrationDryingStep(ProcessStep):
+    run = models.ForeignKey(InfiltrationRun, on_delete=models.CASCADE, related_name="drying_steps")
+    history = HistoricalRecords()
+
+
+class InfiltratedElectrode(models.Model):
+    """One electrode of a run: masses before and after, and after pressing thickness and mass."""
+
+    run = models.ForeignKey(InfiltrationRun, on_delete=models.CASCADE, related_name="electrodes")
+    electrode = models.ForeignKey(Electrode, on_delete=models.PROTECT, related_name="infiltrations")
+    mass_before_mg = models.FloatField("mass before (mg)", validators=[positive])
+    mass_after_mg = models.FloatField("mass after (mg)", validators=[positive])
+    pressing_pressure_mpa = models.FloatField("pressing pressure (MPa)", null=True, blank=True, default=350)
+    pressed_thickness_um = models.FloatField(
+        "pressed coating thickness (µm)", null=True, blank=True, validators=[positive]
+    )
+    pressed_mass_mg = models.FloatField("pressed mass (mg)", null=True, blank=True, validators=[positive])
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["run", "electrode"], name="electrode_once_per_run")]
+
+    def _foil_mg(self) -> float:
+        return self.electrode.sheet.current_collector_areal_mass_mg_cm2 * self.electrode.area_cm2
+
+    @property
+    def coating_mass_before_mg(self) -> float:
+        return self.mass_before_mg - self._foil_mg()
+
+    @property
+    def electrolyte_mass_mg(self) -> float:
+        return self.mass_after_mg - self.mass_before_mg
+
+    @property
+    def measured_uptake_fraction(self) -> float:
+        return process.measured_electrolyte_uptake_fraction(
+            self.mass_before_mg, self.mass_after_mg, self.coating_mass_before_mg
+        )
+
+    @property
+    def expected_uptake_fraction(self) -> float | None:
+        sheet = self.electrode.sheet
+        porosity, density = sheet.casting_porosity, sheet.composite_density_g_cm3
+        concentration = self.run.solution.concentration_mg_ml
+        if porosity is None or density is None or concentration is None:
+            return None
+        return process.expected_electrolyte_uptake_fraction(porosity, concentration, density)
+
+    @property
+    def remaining_porosity(self) -> float | None:
+        sheet = self.electrode.sheet
+        density = sheet.composite_density_g_cm3
+        electrolyte = self.run.solution.product.density_g_cm3
+        if not self.pressed_thickness_um or density is None or electrolyte is None:
+            return None
+        pressed_mass = (self.pressed_mass_mg - self._foil_mg()) if self.pressed_mass_mg else None
+        coating = self.coating_mass_before_mg
+        electrolyte_mg = (pressed_mass - coating) if pressed_mass is not None else self.electrolyte_mass_mg
+        mixture = process.coating_electrolyte_density_g_cm3(coating, electrolyte_mg, density, electrolyte)
+        return process.pressed_porosity(
+            coating, electrolyte_mg, self.electrode.area_cm2, self.pressed_thickness_um, mixture
+        )
+
+
+
+class AlloyBatch(LabRecord):
+    """A counter-electrode alloy ground from metals, e.g. Na-Sn 3:1 (367.5 mg Na + 632.5 mg Sn)."""
+
+    HUMAN_ID_PREFIX = "AL"
+
+    name = models.CharField(max_length=200, blank=True, default="Na-Sn 3:1")
+    prepared_on = models.DateField(null=True, blank=True)
+    history = HistoricalRecords()
+
+    class Meta(LabRecord.Meta):
+        verbose_name = "alloy batch"
+        verbose_name_plural = "alloy batches"
+
+
+class AlloyBatchInput(LotUse):
+    batch = models.ForeignKey(AlloyBatch, on_delete=models.CASCADE, related_name="inputs")
+    history = HistoricalRecords()
+
+    @property
+    def parent_record(self):
+        return self.batch

@@ -1,0 +1,44 @@
+"""Fixtures for the whole suite: the lab's people, a project, API clients.
+
+Tests that touch the database run on PostgreSQL (DATABASE_URL, set by the test command).
+"""
+import pytest
+from django.contrib.auth import get_user_model
+from rest_framework.test import APIClient
+
+from eln.models import Project, ProjectMembership
+
+
+@pytest.fixture
+def people(db):
+    User = get_user_model()
+    make = lambda name, **extra: User.objects.create_user(name, f"{name}@lab.example", "pw-" + name, **extra)  # noqa: E731
+    return {
+        "manager": make("mara"),
+        "writer": make("wei"),
+        "reader": make("rita"),
+        "outsider": make("otto"),
+        "lab_manager": make("lena", is_staff=True),
+    }
+
+
+@pytest.fixture
+def project(people):
+    project = Project.objects.create(name="Closo infiltration", description="NaCrO2 and Sn cells")
+    Role = ProjectMembership.Role
+    for who, role in (("manager", Role.MANAGER), ("writer", Role.WRITER), ("reader", Role.READER)):
+        ProjectMembership.objects.create(project=project, user=people[who], role=role)
+    return project
+
+
+@pytest.fixture
+def api():
+    """api(user) -> an APIClient authenticated as that user (or anonymous for None)."""
+
+    def client_for(user=None):
+        client = APIClient()
+        if user is not None:
+            client.force_authenticate(user)
+        return client
+
+    return client_for
