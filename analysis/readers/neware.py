@@ -438,7 +438,7 @@ def _frame_to_result(df, *, path: pathlib.Path, suffix: str, file: str, reader,
 class NdaReader:
     """Neware BTS .nda binary (NDA v29 from BTS 7.x, v130 from BTS 9.x) through NewareNDA."""
 
-    name = "neware_nda"
+    name = "neware-nda"
     version = READER_VERSION
     extensions = (".nda",)
 
@@ -500,7 +500,7 @@ def _first_zip_member(head: bytes) -> str | None:
 class NdaxReader:
     """Neware BTS 8.x+ .ndax: a ZIP of XML descriptions and binary .ndc streams."""
 
-    name = "neware_ndax"
+    name = "neware-ndax"
     version = READER_VERSION
     extensions = (".ndax",)
 
@@ -653,7 +653,7 @@ class NewareCsvReader:
     carries the first step row's fields after its own.
     """
 
-    name = "neware_csv"
+    name = "neware-csv"
     version = READER_VERSION
     extensions = (".csv",)
 

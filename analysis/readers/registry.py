@@ -1,0 +1,127 @@
+"""Which reader reads a file, and the contract check every reader's result must pass.
+
+``detect(path)`` reads the first 64 KiB and asks every reader in ``ALL_READERS`` how sure it is
+(``sniff``). The highest score wins; a tie goes to the reader whose extensions match the file
+name; a best score of 0.5 or less means "not recognised". The mapped-CSV reader is never
+auto-detected: ``read_cycler_file(path, mapping=...)`` uses it when the cycler has a mapping.
+"""
+from __future__ import annotations
+
+import pathlib
+from typing import Any
+
+import pyarrow as pa
+
+from . import CANONICAL_COLUMNS, REQUIRED_COLUMNS, ReaderError, ReadResult
+from . import arbin, bdf, biologic, maccor, neware
+from .mapped_csv import check_time_order, file_label, mapped_csv_reader
+
+HEAD_BYTES = 64 * 1024
+MIN_SCORE = 0.5
+
+_MODULES = (biologic, neware, arbin, maccor, bdf)
+ALL_READERS: list = [reader for module in _MODULES for reader in module.READERS]
+
+# used to break ties when a reader does not declare its own ``extensions``
+_MODULE_EXTENSIONS = {
+    "biologic": (".mpr", ".mpt"),
+    "neware": (".nda", ".ndax", ".csv", ".xlsx"),
+    "arbin": (".res", ".xlsx", ".csv"),
+    "maccor": (".txt",),
+    "bdf": (".bdf.csv", ".bdf", ".csv"),
+}
+_READER_MODULE = {id(reader): module.__name__.rsplit(".", 1)[-1]
+                  for module in _MODULES for reader in module.READERS}
+
+NOT_RECOGNISED = ("not a recognised cycler format (looked for BioLogic, Neware, Arbin, Maccor, "
+                  "Battery Data Format); a CSV from another cycler needs a column mapping")
+
+
+def _extensions(reader) -> tuple[str, ...]:
+    declared = getattr(reader, "extensions", None)
+    if declared:
+        return tuple(declared)
+    return _MODULE_EXTENSIONS.get(_READER_MODULE.get(id(reader), ""), ())
+
+
+def _extension_match(reader, filename: str) -> int:
+    """Length of the longest of the reader's extensions the name ends with (0: none)."""
+    name = filename.lower()
+    return max((len(ext) for ext in _extensions(reader) if name.endswith(ext.lower())), default=0)
+
+
+def _sniff(reader, head: bytes, filename: str) -> float:
+    try:
+        score = float(reader.sniff(head, filename))
+    except Exception:  # one reader's sniffing bug must not stop the others
+        return 0.0
+    return score if 0.0 <= score <= 1.0 else 0.0
+
+
+def sniff_scores(path, readers=None) -> list[tuple[float, Any]]:
+    """(score, reader) for every reader, best first (ties by extension, then list order)."""
+    path = pathlib.Path(path)
+    with open(path, "rb") as fh:
+        head = fh.read(HEAD_BYTES)
+    readers = ALL_READERS if readers is None else readers
+    scored = [(_sniff(r, head, path.name), _extension_match(r, path.name), -i, r)
+              for i, r in enumerate(readers)]
+    scored.sort(key=lambda item: item[:3], reverse=True)
+    return [(score, reader) for score, _ext, _i, reader in scored]
+
+
+def detect(path, readers=None):
+    """The reader for this file, or ReaderError if none is confident enough."""
+    path = pathlib.Path(path)
+    label = file_label(path)
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise ReaderError(f"cannot open the file: {exc.strerror or exc}", file=label) from None
+    if size == 0:
+        raise ReaderError(f"the file is empty: {NOT_RECOGNISED}", file=label)
+    try:
+        scores = sniff_scores(path, readers)
+    except OSError as exc:
+        raise ReaderError(f"cannot open the file: {exc.strerror or exc}", file=label) from None
+    if not scores or scores[0][0] <= MIN_SCORE:
+        raise ReaderError(NOT_RECOGNISED, file=label)
+    return scores[0][1]
+
+
+def validate_result(result: ReadResult, path=None) -> ReadResult:
+    """The canonical-table contract: known columns with canonical types, the required ones
+    present, at least one row, and test time present and non-decreasing."""
+    label = file_label(path) if path is not None else None
+    if not isinstance(result, ReadResult):
+        raise TypeError(f"a reader returned {type(result).__name__}, not ReadResult")
+    table = result.table
+    unknown = [name for name in table.column_names if name not in CANONICAL_COLUMNS]
+    if unknown:
+        raise TypeError(f"reader {result.reader_name} returned non-canonical columns {unknown}")
+    for name in table.column_names:
+        expected = CANONICAL_COLUMNS[name][0]
+        if table.schema.field(name).type != expected:
+            raise TypeError(f"reader {result.reader_name}: column {name} is "
+                            f"{table.schema.field(name).type}, not {expected}")
+    missing = [name for name in REQUIRED_COLUMNS if name not in table.column_names]
+    if missing:
+        raise ReaderError(f"no {', '.join(missing)} data found", file=label)
+    if table.num_rows == 0:
+        raise ReaderError("the file holds no data rows", file=label)
+    check_time_order(table.column("test_time_s"), file=label)
+    return result
+
+
+def read_cycler_file(path, *, mapping: dict[str, Any] | None = None) -> ReadResult:
+    """Read a cycler file into the canonical table: through the cycler's column mapping when
+    one is given, else with the detected reader. The result is checked against the contract."""
+    path = pathlib.Path(path)
+    reader = mapped_csv_reader(mapping) if mapping is not None else detect(path)
+    try:
+        result = reader.read(path)
+    except ReaderError:
+        raise
+    except (OSError, pa.ArrowInvalid, UnicodeDecodeError) as exc:
+        raise ReaderError(f"{reader.name} could not read the file: {exc}", file=file_label(path)) from None
+    return validate_result(result, path)
