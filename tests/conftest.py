@@ -3,14 +3,15 @@
 Tests that touch the database run on PostgreSQL (DATABASE_URL, set by the test command).
 """
 import pytest
-from django.contrib.auth import get_user_model
-from rest_framework.test import APIClient
 
-from eln.models import Project, ProjectMembership
+# Django imports live inside the fixtures so that the pure core's tests (tests/analysis) also
+# run without Django: `pytest -p no:django tests/analysis`.
 
 
 @pytest.fixture
 def people(db):
+    from django.contrib.auth import get_user_model
+
     User = get_user_model()
     make = lambda name, **extra: User.objects.create_user(name, f"{name}@lab.example", "pw-" + name, **extra)  # noqa: E731
     return {
@@ -24,6 +25,8 @@ def people(db):
 
 @pytest.fixture
 def project(people):
+    from eln.models import Project, ProjectMembership
+
     project = Project.objects.create(name="Closo infiltration", description="NaCrO2 and Sn cells")
     Role = ProjectMembership.Role
     for who, role in (("manager", Role.MANAGER), ("writer", Role.WRITER), ("reader", Role.READER)):
@@ -34,6 +37,8 @@ def project(people):
 @pytest.fixture
 def api():
     """api(user) -> an APIClient authenticated as that user (or anonymous for None)."""
+
+    from rest_framework.test import APIClient
 
     def client_for(user=None):
         client = APIClient()
