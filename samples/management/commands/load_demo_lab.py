@@ -1,0 +1,58 @@
+"""manage.py load_demo_lab: fill an empty database with the lab of the closo-borate paper."""
+from django.core.management.base import BaseCommand, CommandError
+from rest_framework.authtoken.models import Token
+
+from eln.models import Project
+from samples import demo
+
+
+class Command(BaseCommand):
+    help = (
+        "Fill the database with the demo lab of the closo-borate infiltration paper (lots, electrolyte "
+        "batch, electrode sheets, infiltration runs, cells and cycling runs) and a demo superuser. "
+        "Does nothing if the demo project already exists."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--username", default="demo", help="the demo superuser (default: demo)")
+        parser.add_argument("--password", default="demo", help="its password (default: demo)")
+
+    def handle(self, *args, username, password, **options):
+        try:
+            records = demo.load_demo_lab(username=username, password=password)
+        except demo.DemoLabError as error:
+            raise CommandError(str(error)) from error
+        if not records:
+            project = Project.objects.get(name=demo.PROJECT_NAME)
+            self.stdout.write(f'The demo project "{project.name}" already exists; nothing was loaded.')
+            managers = project.memberships.filter(role="manager").select_related("user")
+            for membership in managers:
+                token = Token.objects.filter(user=membership.user).first()
+                self.stdout.write(f"  manager: {membership.user.username}"
+                                  + (f", API token {token.key}" if token else ""))
+            self.stdout.write(f"  admin: {demo.ADMIN_URL}")
+            return
+
+        self.stdout.write(self.style.SUCCESS(f'Loaded the demo project "{records["project"].name}":'))
+        for label, key in (
+            ("precursor lots", "lots"), ("electrolyte batch inputs", "electrolyte_inputs"),
+            ("conductivity measurements", "conductivity_measurements"), ("electrode sheets", "sheets"),
+            ("loading discs", "loading_discs"), ("electrodes", "electrodes"),
+            ("infiltration runs", "infiltration_runs"), ("infiltrated electrodes", "infiltrated"),
+            ("protocols", "protocols"), ("cells", "cells"), ("cycling runs", "runs"),
+        ):
+            self.stdout.write(f"  {len(records[key]):3d} {label}")
+        user, token = records["user"], records["token"]
+        self.stdout.write("")
+        self.stdout.write(f"Log in at {demo.ADMIN_URL}")
+        if records["user_created"]:
+            self.stdout.write(f"  username: {user.username}")
+            self.stdout.write(f"  password: {password}")
+            if password == "demo":
+                self.stdout.write(self.style.WARNING(
+                    "  (the default demo password: use --password on anything others can reach)"))
+        else:
+            self.stdout.write(f"  username: {user.username} (an existing account: its password and rights "
+                              "were left unchanged)")
+        self.stdout.write(f"API token of {user.username}: {token.key}")
+        self.stdout.write(f'  e.g. curl -H "Authorization: Token {token.key}" http://127.0.0.1:8000/api/v1/')
