@@ -1,0 +1,523 @@
+"""Cell metrics from a per-cycle summary (:func:`analysis.cycling.summarise_cycles`).
+
+The summary may be the Arrow table, a mapping of columns, a pandas DataFrame or a list of
+row dicts (as read back from the database). Pure numpy / pyarrow. Every function returns a
+:class:`MetricResult` holding the value, its unit, the definition it was computed by, the
+parameters (reference cycle, rates, tolerances, mass basis...) and the details a person needs
+to check it; ``to_dict()`` is JSON-safe.
+
+Conventions:
+
+* Only **complete** cycles numbered ≥ 1 are used (cycle 0, a leading partial half cycle, and
+  the partial last cycle of a running test are left out).
+* Fractions are fractions (0.952, not 95.2); fade rates are in %/cycle.
+* **"out" capacity**: the second half cycle of each cycle, the reversible capacity: the
+  discharge when cycles start with charge (NaCrO2 half cell, full cell), the desodiation
+  (a cell-level charge) for a Sn half cell. Retention, fade, rate capability and the loading
+  check use it by default (``half="out"``); ``half`` may also be "in", "charge" or "discharge".
+  The direction is read from the summary's Arrow metadata (``first_half_cycle``); every
+  function also takes ``first_half_cycle=`` for summaries without it (rows read back from the
+  database as a mapping of columns or a DataFrame), else "charge" is assumed.
+* **C-rate groups**: each cycle's measured C-rate of its out half cycle, snapped to the nearest
+  nominal rate (nearest on a log scale) when within ``tolerance`` (relative), else unassigned.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any, Sequence
+
+import numpy as np
+import pyarrow as pa
+
+from analysis.cycling import summary_metadata
+
+VERSION = "1.0.0"
+NOMINAL_C_RATES = (0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
+C_RATE_TOLERANCE = 0.15
+HALVES = ("out", "in", "charge", "discharge")
+
+
+@dataclasses.dataclass(frozen=True)
+class MetricResult:
+    """A metric: value (float, str, list of rows or None when it cannot be computed), unit,
+    definition, parameters and details (reference cycle, intermediate numbers, reason)."""
+
+    name: str
+    value: Any
+    unit: str
+    definition: str
+    params: dict = dataclasses.field(default_factory=dict)
+    details: dict = dataclasses.field(default_factory=dict)
+    version: str = VERSION
+
+    def to_dict(self) -> dict:
+        return _json_safe(dataclasses.asdict(self))
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+# --------------------------------------------------------------------------------------------
+# reading the summary
+# --------------------------------------------------------------------------------------------
+
+class _Summary:
+    """The complete cycles (number ≥ 1) of a summary as numpy arrays, in cycle order."""
+
+    def __init__(self, summary: Any, first_half_cycle: str | None = None):
+        if isinstance(summary, pa.Table):
+            meta = summary_metadata(summary)
+            columns = {name: summary.column(name).to_numpy(zero_copy_only=False)
+                       for name in summary.column_names}
+        elif isinstance(summary, (list, tuple)):  # rows, e.g. database rows as dicts
+            meta = {}
+            names = list(summary[0].keys()) if summary else ["cycle_number", "complete"]
+            columns = {name: np.asarray([row.get(name) for row in summary]) for name in names}
+        else:  # a mapping of columns or a pandas DataFrame
+            meta = {}
+            columns = {name: np.asarray(summary[name]) for name in list(summary.keys())}
+        self.meta = meta
+        self.first_half_cycle = first_half_cycle or meta.get("first_half_cycle") or "charge"
+        if self.first_half_cycle not in ("charge", "discharge"):
+            raise ValueError("first_half_cycle must be 'charge' or 'discharge'")
+        number = np.asarray(columns["cycle_number"], dtype=np.int64)
+        complete = (np.asarray(columns["complete"], dtype=bool) if "complete" in columns
+                    else np.ones(number.size, dtype=bool))
+        keep = complete & (number >= 1)
+        order = np.argsort(number[keep], kind="stable")
+        self.columns = {name: np.asarray(values)[keep][order] for name, values in columns.items()}
+        self.cycle = self.columns["cycle_number"].astype(np.int64)
+
+    def column_for(self, half: str, quantity: str) -> str:
+        """Column name of ``quantity`` ("specific_capacity_mah_g", "capacity_mah", "c_rate",
+        ...) for a half cycle given as out / in / charge / discharge."""
+        if half not in HALVES:
+            raise ValueError(f"half must be one of {HALVES}, not {half!r}")
+        if half in ("out", "in"):
+            charge_first = self.first_half_cycle == "charge"
+            half = ("discharge" if charge_first else "charge") if half == "out" else \
+                   ("charge" if charge_first else "discharge")
+        return f"{half}_{quantity}"
+
+    def get(self, name: str) -> np.ndarray:
+        if name not in self.columns:
+            raise KeyError(f"the summary has no {name!r} column")
+        return np.asarray(self.columns[name], dtype=np.float64)
+
+    def row(self, cycle: int) -> int | None:
+        hits = np.flatnonzero(self.cycle == cycle)
+        return int(hits[0]) if hits.size else None
+
+
+def _missing(name: str, unit: str, definition: str, params: dict, reason: str) -> MetricResult:
+    return MetricResult(name, None, unit, definition, params, {"reason": reason})
+
+
+# --------------------------------------------------------------------------------------------
+# single-cycle metrics
+# --------------------------------------------------------------------------------------------
+
+def coulombic_efficiency(summary: Any, cycle: int, *,
+                         first_half_cycle: str | None = None) -> MetricResult:
+    """CE_n = out ÷ in capacity of cycle n: discharge ÷ charge when cycles start with charge,
+    desodiation ÷ sodiation (charge ÷ discharge) for a Sn half cell. Fraction."""
+    s = _Summary(summary, first_half_cycle)
+    definition = coulombic_efficiency.__doc__.split("\n")[0]
+    params = {"cycle": cycle, "first_half_cycle": s.first_half_cycle}
+    row = s.row(cycle)
+    if row is None:
+        return _missing("coulombic_efficiency", "fraction", definition, params,
+                        f"no complete cycle {cycle}")
+    q_in = s.get(s.column_for("in", "capacity_mah"))[row]
+    q_out = s.get(s.column_for("out", "capacity_mah"))[row]
+    return MetricResult("coulombic_efficiency", float(q_out / q_in), "fraction", definition,
+                        params, {"in_capacity_mah": float(q_in), "out_capacity_mah": float(q_out)})
+
+
+def first_cycle_efficiency(summary: Any, *, cycle: int = 1,
+                           first_half_cycle: str | None = None) -> MetricResult:
+    """First-cycle (initial) coulombic efficiency: CE of cycle 1 = out ÷ in (fraction)."""
+    result = coulombic_efficiency(summary, cycle, first_half_cycle=first_half_cycle)
+    return dataclasses.replace(result, name="first_cycle_efficiency",
+                               definition=first_cycle_efficiency.__doc__)
+
+
+def energy_efficiency(summary: Any, cycle: int) -> MetricResult:
+    """EE_n = discharge energy ÷ charge energy of cycle n (∫V|I|dt; fraction)."""
+    s = _Summary(summary)
+    params = {"cycle": cycle}
+    row = s.row(cycle)
+    if row is None:
+        return _missing("energy_efficiency", "fraction", energy_efficiency.__doc__, params,
+                        f"no complete cycle {cycle}")
+    e_ch, e_dis = s.get("charge_energy_mwh")[row], s.get("discharge_energy_mwh")[row]
+    return MetricResult("energy_efficiency", float(e_dis / e_ch), "fraction",
+                        energy_efficiency.__doc__, params,
+                        {"charge_energy_mwh": float(e_ch), "discharge_energy_mwh": float(e_dis)})
+
+
+def initial_specific_discharge_capacity(summary: Any, *, cycle: int = 1, half: str = "out",
+                                        first_half_cycle: str | None = None) -> MetricResult:
+    """Specific capacity (mAh/g of active material) of the out half cycle of cycle 1: the
+    discharge for charge-first cells, the desodiation for a Sn half cell (``half`` chooses
+    another: "in", "charge", "discharge")."""
+    s = _Summary(summary, first_half_cycle)
+    column = s.column_for(half, "specific_capacity_mah_g")
+    params = {"cycle": cycle, "half": half, "column": column}
+    row = s.row(cycle)
+    if row is None:
+        return _missing("initial_specific_discharge_capacity", "mAh/g",
+                        initial_specific_discharge_capacity.__doc__, params,
+                        f"no complete cycle {cycle}")
+    return MetricResult("initial_specific_discharge_capacity", float(s.get(column)[row]),
+                        "mAh/g", initial_specific_discharge_capacity.__doc__, params)
+
+
+def specific_energy(summary: Any, mass_mg: float, *, basis: str, cycle: int = 1) -> MetricResult:
+    """Discharge energy of cycle n ÷ the mass of the stated basis, in Wh/kg
+    (mWh ÷ mg × 1000). Bases used here: "cathode_active_material" (the paper's 282 Wh/kg_NCO)
+    and "both_electrode_composites" (positive + negative coatings with binder and carbon, no
+    electrolyte, no current collectors: the paper's 222 Wh/kg)."""
+    s = _Summary(summary)
+    params = {"cycle": cycle, "basis": basis, "mass_mg": mass_mg}
+    row = s.row(cycle)
+    if row is None or not mass_mg or mass_mg <= 0:
+        return _missing("specific_energy", "Wh/kg", specific_energy.__doc__, params,
+                        f"no complete cycle {cycle}" if row is None else "no mass given")
+    energy = s.get("discharge_energy_mwh")[row]
+    return MetricResult("specific_energy", float(energy / mass_mg * 1000.0), "Wh/kg",
+                        specific_energy.__doc__, params, {"discharge_energy_mwh": float(energy)})
+
+
+def specific_energies(summary: Any, *, cathode_active_mass_mg: float,
+                      positive_composite_mass_mg: float | None = None,
+                      negative_composite_mass_mg: float | None = None,
+                      cycle: int = 1) -> dict[str, MetricResult]:
+    """:func:`specific_energy` on the cathode-active-material basis and, when both composite
+    masses are given, on the both-electrode-composites basis. Keys are the basis names."""
+    results = {"cathode_active_material": specific_energy(
+        summary, cathode_active_mass_mg, basis="cathode_active_material", cycle=cycle)}
+    if positive_composite_mass_mg and negative_composite_mass_mg:
+        total = positive_composite_mass_mg + negative_composite_mass_mg
+        result = specific_energy(summary, total, basis="both_electrode_composites", cycle=cycle)
+        results["both_electrode_composites"] = dataclasses.replace(
+            result, params={**result.params,
+                            "positive_composite_mass_mg": positive_composite_mass_mg,
+                            "negative_composite_mass_mg": negative_composite_mass_mg})
+    return results
+
+
+def loading_check(summary: Any, reference_capacity_mah_g: float, *, tolerance: float = 0.05,
+                  cycle: int = 1, half: str = "out",
+                  first_half_cycle: str | None = None) -> MetricResult:
+    """Mass-loading sanity: deviation = (initial specific capacity − reference) ÷ reference,
+    with the initial capacity that of the out half cycle of cycle 1 (the discharge of a
+    NaCrO2 cell). |deviation| ≤ tolerance (±5 %) → "ok", else "suspect": the weighed active
+    mass is probably wrong and the cell is left out of comparisons unless a person decides
+    otherwise. "unknown" when there is no complete first cycle."""
+    initial = initial_specific_discharge_capacity(summary, cycle=cycle, half=half,
+                                                  first_half_cycle=first_half_cycle)
+    params = {"reference_capacity_mah_g": reference_capacity_mah_g, "tolerance": tolerance,
+              "cycle": cycle, "half": half}
+    if initial.value is None:
+        return MetricResult("loading_check", "unknown", "", loading_check.__doc__, params,
+                            {"verdict": "unknown", **initial.details})
+    deviation = (initial.value - reference_capacity_mah_g) / reference_capacity_mah_g
+    status = "ok" if abs(deviation) <= tolerance + 1e-12 else "suspect"
+    return MetricResult("loading_check", status, "", loading_check.__doc__, params,
+                        {"verdict": status, "initial_specific_capacity_mah_g": initial.value,
+                         "deviation": deviation})
+
+
+# --------------------------------------------------------------------------------------------
+# rates
+# --------------------------------------------------------------------------------------------
+
+def snap_c_rates(c_rates: Any, nominal_rates: Sequence[float] = NOMINAL_C_RATES,
+                 tolerance: float = C_RATE_TOLERANCE) -> np.ndarray:
+    """Each measured C-rate snapped to the nearest nominal rate (nearest on a log scale) if
+    within ``tolerance`` relative (|ln(c/nominal)| ≤ ln(1 + tolerance)); NaN otherwise."""
+    c = np.asarray(c_rates, dtype=np.float64)
+    nominal = np.asarray(sorted(nominal_rates), dtype=np.float64)
+    out = np.full(c.shape, np.nan)
+    ok = np.isfinite(c) & (c > 0)
+    if not ok.any() or nominal.size == 0:
+        return out
+    distance = np.abs(np.log(c[ok])[:, None] - np.log(nominal)[None, :])
+    nearest = np.argmin(distance, axis=1)
+    within = distance[np.arange(nearest.size), nearest] <= math.log1p(tolerance)
+    out[np.flatnonzero(ok)[within]] = nominal[nearest[within]]
+    return out
+
+
+def _groups(s: _Summary, half: str, nominal_rates, tolerance) -> tuple[np.ndarray, np.ndarray]:
+    """Nominal rate per complete cycle and the block (run of one rate) id per cycle."""
+    rates = snap_c_rates(s.get(s.column_for(half, "c_rate")), nominal_rates, tolerance)
+    key = np.where(np.isnan(rates), -1.0, rates)
+    block = np.cumsum(np.r_[True, key[1:] != key[:-1]]) - 1 if key.size else np.zeros(0, int)
+    return rates, block
+
+
+def c_rate_groups(summary: Any, *, nominal_rates: Sequence[float] = NOMINAL_C_RATES,
+                  tolerance: float = C_RATE_TOLERANCE, half: str = "out",
+                  first_half_cycle: str | None = None) -> MetricResult:
+    """The protocol's rate blocks: complete cycles grouped by their out half cycle's C-rate
+    snapped to the nominal rates (:func:`snap_c_rates`); one row per run of one rate with its
+    first and last cycle. ``details["per_cycle"]`` maps cycle → nominal rate (None if none)."""
+    s = _Summary(summary, first_half_cycle)
+    rates, block = _groups(s, half, nominal_rates, tolerance)
+    rows = []
+    for b in np.unique(block):
+        members = np.flatnonzero(block == b)
+        rate = rates[members[0]]
+        rows.append({"c_rate": None if np.isnan(rate) else float(rate),
+                     "first_cycle": int(s.cycle[members[0]]),
+                     "last_cycle": int(s.cycle[members[-1]]), "n_cycles": int(members.size)})
+    params = {"nominal_rates": list(nominal_rates), "tolerance": tolerance, "half": half,
+              "column": s.column_for(half, "c_rate")}
+    per_cycle = {int(c): (None if np.isnan(r) else float(r))
+                 for c, r in zip(s.cycle, rates, strict=True)}
+    return MetricResult("c_rate_groups", rows, "1/h", c_rate_groups.__doc__, params,
+                        {"per_cycle": per_cycle})
+
+
+def rate_capability(summary: Any, *, nominal_rates: Sequence[float] = NOMINAL_C_RATES,
+                    tolerance: float = C_RATE_TOLERANCE, reference_rate: float = 0.1,
+                    skip_first_after_change: bool = False, half: str = "out",
+                    first_half_cycle: str | None = None) -> MetricResult:
+    """Rate capability RC(C) = mean out (discharge) specific capacity of the complete cycles
+    at rate C ÷ the same mean at ``reference_rate`` (0.1C). Cycles are grouped by
+    :func:`snap_c_rates`; all cycles at a rate count, in every block of that rate. With
+    ``skip_first_after_change`` the first cycle of each block (the first cycle after a rate
+    change, and the test's first cycle) is left out. One row per rate, ascending."""
+    s = _Summary(summary, first_half_cycle)
+    rates, block = _groups(s, half, nominal_rates, tolerance)
+    capacity = s.get(s.column_for(half, "specific_capacity_mah_g"))
+    use = ~np.isnan(rates)
+    if skip_first_after_change and block.size:
+        use &= ~np.r_[True, block[1:] != block[:-1]]
+    params = {"nominal_rates": list(nominal_rates), "tolerance": tolerance,
+              "reference_rate": reference_rate, "skip_first_after_change":
+              skip_first_after_change, "half": half,
+              "column": s.column_for(half, "specific_capacity_mah_g")}
+    means = {}
+    for rate in np.unique(rates[use]):
+        members = use & (rates == rate)
+        means[float(rate)] = (float(capacity[members].mean()), s.cycle[members].tolist())
+    ref = means.get(float(reference_rate))
+    rows = [{"c_rate": rate, "n_cycles": len(cycles), "cycles": cycles,
+             "mean_specific_capacity_mah_g": mean,
+             "relative_to_reference": (mean / ref[0]) if ref else None}
+            for rate, (mean, cycles) in sorted(means.items())]
+    details = {} if ref else {"reason": f"no complete cycle at the reference rate "
+                                        f"{reference_rate}C"}
+    return MetricResult("rate_capability", rows, "fraction", rate_capability.__doc__, params,
+                        details)
+
+
+# --------------------------------------------------------------------------------------------
+# retention and fade
+# --------------------------------------------------------------------------------------------
+
+REFERENCE_MODES = ("first_at_rate", "block", "first")
+
+
+def _reference(s: _Summary, cycle: int | None, ref_cycle: int | None, reference: str,
+               half: str, nominal_rates, tolerance) -> dict:
+    """Resolve N (default: last complete cycle) and the reference cycle; the cycles at the
+    reference's rate from the reference on, with their out capacities."""
+    if reference not in REFERENCE_MODES:
+        raise ValueError(f"reference must be one of {REFERENCE_MODES}")
+    if s.cycle.size == 0:
+        raise LookupError("no complete cycle")
+    rates, block = _groups(s, half, nominal_rates, tolerance)
+    n_row = s.cycle.size - 1 if cycle is None else s.row(cycle)
+    if n_row is None:
+        raise LookupError(f"no complete cycle {cycle}")
+    if ref_cycle is not None:
+        ref_row = s.row(ref_cycle)
+        if ref_row is None:
+            raise LookupError(f"no complete reference cycle {ref_cycle}")
+    elif reference == "first":
+        ref_row = 0
+    elif reference == "block":
+        ref_row = int(np.flatnonzero(block == block[n_row])[0])
+    else:
+        same = np.isnan(rates) if np.isnan(rates[n_row]) else rates == rates[n_row]
+        ref_row = int(np.flatnonzero(same)[0])
+    capacity = s.get(s.column_for(half, "capacity_mah"))
+    ref_rate = rates[ref_row]
+    same_rate = (np.isnan(rates) if np.isnan(ref_rate) else rates == ref_rate)
+    curve = np.flatnonzero(same_rate & (np.arange(s.cycle.size) >= ref_row))
+    if ref_cycle is not None:  # an explicit reference: every later cycle counts
+        curve = np.arange(ref_row, s.cycle.size)
+    return {
+        "n_row": n_row, "ref_row": ref_row, "curve": curve,
+        "capacity": capacity, "retention": capacity / capacity[ref_row],
+        "ref_rate": None if np.isnan(ref_rate) else float(ref_rate),
+        "column": s.column_for(half, "capacity_mah"),
+    }
+
+
+def retention(summary: Any, cycle: int | None = None, *, ref_cycle: int | None = None,
+              reference: str = "first_at_rate", half: str = "out",
+              nominal_rates: Sequence[float] = NOMINAL_C_RATES,
+              tolerance: float = C_RATE_TOLERANCE,
+              first_half_cycle: str | None = None) -> MetricResult:
+    """Capacity retention R_N = Q_out,N ÷ Q_out,ref (fraction). N defaults to the last complete
+    cycle. The reference cycle, stored in the result, is ``ref_cycle`` if given, else by
+    ``reference``: "first_at_rate" = the first complete cycle at N's nominal C-rate (after
+    formation cycles at another rate: the paper's 95.6 % after 100 cycles at 0.5C is cycle
+    102 against cycle 3), "block" = the first cycle of N's run of one rate, "first" = cycle 1."""
+    s = _Summary(summary, first_half_cycle)
+    params = {"cycle": cycle, "ref_cycle": ref_cycle, "reference": reference, "half": half,
+              "nominal_rates": list(nominal_rates), "tolerance": tolerance}
+    try:
+        r = _reference(s, cycle, ref_cycle, reference, half, nominal_rates, tolerance)
+    except LookupError as exc:
+        return _missing("retention", "fraction", retention.__doc__, params, str(exc))
+    n, ref = int(s.cycle[r["n_row"]]), int(s.cycle[r["ref_row"]])
+    return MetricResult("retention", float(r["retention"][r["n_row"]]), "fraction",
+                        retention.__doc__, {**params, "cycle": n, "ref_cycle": ref},
+                        {"reference_c_rate": r["ref_rate"], "column": r["column"],
+                         "capacity_mah": float(r["capacity"][r["n_row"]]),
+                         "reference_capacity_mah": float(r["capacity"][r["ref_row"]]),
+                         "cycles_after_reference": n - ref})
+
+
+def fade_rate(summary: Any, cycle: int | None = None, *, ref_cycle: int | None = None,
+              reference: str = "first_at_rate", half: str = "out",
+              nominal_rates: Sequence[float] = NOMINAL_C_RATES,
+              tolerance: float = C_RATE_TOLERANCE,
+              first_half_cycle: str | None = None) -> MetricResult:
+    """Capacity fade per cycle between the reference cycle n_ref and N (see :func:`retention`):
+    value = (1 − R_N) ÷ (N − n_ref) × 100 in %/cycle. Details: ``ols_pct_per_cycle`` = −100 ×
+    the least-squares slope of R_n against n over the cycles at the reference's rate from
+    n_ref to N; ``geometric_pct_per_cycle`` = (1 − R_N^(1/(N − n_ref))) × 100."""
+    s = _Summary(summary, first_half_cycle)
+    params = {"cycle": cycle, "ref_cycle": ref_cycle, "reference": reference, "half": half,
+              "nominal_rates": list(nominal_rates), "tolerance": tolerance}
+    try:
+        r = _reference(s, cycle, ref_cycle, reference, half, nominal_rates, tolerance)
+    except LookupError as exc:
+        return _missing("fade_rate", "%/cycle", fade_rate.__doc__, params, str(exc))
+    n, ref = int(s.cycle[r["n_row"]]), int(s.cycle[r["ref_row"]])
+    params.update(cycle=n, ref_cycle=ref)
+    if n <= ref:
+        return _missing("fade_rate", "%/cycle", fade_rate.__doc__, params,
+                        "N must come after the reference cycle")
+    r_n = float(r["retention"][r["n_row"]])
+    points = r["curve"][s.cycle[r["curve"]] <= n]
+    details: dict[str, Any] = {"retention": r_n, "n_points": int(points.size),
+                               "reference_c_rate": r["ref_rate"]}
+    if points.size >= 2:
+        slope = np.polyfit(s.cycle[points].astype(float), r["retention"][points], 1)[0]
+        details["ols_pct_per_cycle"] = float(-100.0 * slope)
+    else:
+        details["ols_pct_per_cycle"] = None
+    details["geometric_pct_per_cycle"] = (float((1.0 - r_n ** (1.0 / (n - ref))) * 100.0)
+                                          if r_n > 0 else None)
+    return MetricResult("fade_rate", (1.0 - r_n) / (n - ref) * 100.0, "%/cycle",
+                        fade_rate.__doc__, params, details)
+
+
+def cycles_to_threshold(summary: Any, threshold: float = 0.8, *, ref_cycle: int | None = None,
+                        reference: str = "first_at_rate", half: str = "out",
+                        nominal_rates: Sequence[float] = NOMINAL_C_RATES,
+                        tolerance: float = C_RATE_TOLERANCE,
+                        first_half_cycle: str | None = None) -> MetricResult:
+    """Cycle life: the first cycle n with R_n < ``threshold`` (0.8), linearly interpolated
+    between it and the previous cycle counted: n* = n₀ + (R₀ − thr) ÷ (R₀ − R₁) × (n₁ − n₀).
+    Cycles counted: those at the reference cycle's rate from the reference on (reference as
+    in :func:`retention` for N = the last complete cycle; with an explicit ``ref_cycle``,
+    every later cycle). The value is the (fractional) cycle number, or None = "not reached";
+    ``details["cycles_after_reference"]`` = n* − n_ref."""
+    s = _Summary(summary, first_half_cycle)
+    params = {"threshold": threshold, "ref_cycle": ref_cycle, "reference": reference,
+              "half": half, "nominal_rates": list(nominal_rates), "tolerance": tolerance}
+    try:
+        r = _reference(s, None, ref_cycle, reference, half, nominal_rates, tolerance)
+    except LookupError as exc:
+        return _missing("cycles_to_threshold", "cycle", cycles_to_threshold.__doc__, params,
+                        str(exc))
+    ref = int(s.cycle[r["ref_row"]])
+    params["ref_cycle"] = ref
+    points = r["curve"]
+    values = r["retention"][points]
+    numbers = s.cycle[points].astype(float)
+    below = np.flatnonzero(values < threshold)
+    if below.size == 0:
+        return MetricResult("cycles_to_threshold", None, "cycle", cycles_to_threshold.__doc__,
+                            params, {"status": "not reached",
+                                     "last_cycle": int(numbers[-1]) if numbers.size else None,
+                                     "last_retention": float(values[-1]) if values.size else None})
+    k = int(below[0])
+    if k == 0:
+        crossing = numbers[0]
+    else:
+        r0, r1, n0, n1 = values[k - 1], values[k], numbers[k - 1], numbers[k]
+        crossing = n0 + (r0 - threshold) / (r0 - r1) * (n1 - n0)
+    return MetricResult("cycles_to_threshold", float(crossing), "cycle",
+                        cycles_to_threshold.__doc__, params,
+                        {"status": "reached", "cycles_after_reference": float(crossing - ref),
+                         "first_cycle_below": int(numbers[k])})
+
+
+# --------------------------------------------------------------------------------------------
+# everything for one cell
+# --------------------------------------------------------------------------------------------
+
+def cell_metrics(summary: Any, *, reference_capacity_mah_g: float | None = None,
+                 cathode_active_mass_mg: float | None = None,
+                 positive_composite_mass_mg: float | None = None,
+                 negative_composite_mass_mg: float | None = None,
+                 nominal_rates: Sequence[float] = NOMINAL_C_RATES,
+                 tolerance: float = C_RATE_TOLERANCE, retention_cycle: int | None = None,
+                 threshold: float = 0.8, reference_rate: float = 0.1,
+                 skip_first_after_change: bool = False, loading_tolerance: float = 0.05,
+                 energy_cycle: int = 1,
+                 first_half_cycle: str | None = None) -> dict[str, MetricResult]:
+    """All the cell's metrics, keyed by name. ``reference_capacity_mah_g`` and
+    ``first_half_cycle`` default to the ones the summary was made with (Arrow metadata; pass
+    them when the summary comes from the database); specific energies need
+    ``cathode_active_mass_mg`` (and both composite masses for the composite basis)."""
+    meta = summary_metadata(summary) if isinstance(summary, pa.Table) else {}
+    if reference_capacity_mah_g is None:
+        reference_capacity_mah_g = meta.get("params", {}).get("reference_capacity_mah_g")
+    direction = dict(first_half_cycle=first_half_cycle)
+    rates = dict(nominal_rates=nominal_rates, tolerance=tolerance, **direction)
+    results = {
+        "first_cycle_efficiency": first_cycle_efficiency(summary, **direction),
+        "second_cycle_efficiency": dataclasses.replace(
+            coulombic_efficiency(summary, 2, **direction), name="second_cycle_efficiency"),
+        "initial_specific_discharge_capacity": initial_specific_discharge_capacity(
+            summary, **direction),
+        "c_rate_groups": c_rate_groups(summary, **rates),
+        "retention": retention(summary, retention_cycle, **rates),
+        "fade_rate": fade_rate(summary, retention_cycle, **rates),
+        "cycles_to_threshold": cycles_to_threshold(summary, threshold, **rates),
+        "rate_capability": rate_capability(summary, reference_rate=reference_rate,
+                                           skip_first_after_change=skip_first_after_change,
+                                           **rates),
+    }
+    if reference_capacity_mah_g:
+        results["loading_check"] = loading_check(summary, reference_capacity_mah_g,
+                                                 tolerance=loading_tolerance, **direction)
+    if cathode_active_mass_mg:
+        for basis, result in specific_energies(
+                summary, cathode_active_mass_mg=cathode_active_mass_mg,
+                positive_composite_mass_mg=positive_composite_mass_mg,
+                negative_composite_mass_mg=negative_composite_mass_mg,
+                cycle=energy_cycle).items():
+            results[f"specific_energy_{basis}"] = result
+    return results
