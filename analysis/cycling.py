@@ -399,10 +399,13 @@ def assign_cycles(steps: StepTable, first_half_cycle: str = "charge", *,
               "min_half_cycle_fraction": min_half_cycle_fraction}
     cycle = np.zeros(n, dtype=np.int64)
     half_cycle = np.full(n, -1, dtype=np.int64)
-    if active.size == 0:
+    def no_cycles():
         params["min_half_cycle_mah"] = float(min_half_cycle_mah or 0.0)
         return CycleAssignment(cycle, half_cycle, np.zeros(0, np.int8), direction.astype(np.int8),
                                first_half_cycle, params)
+
+    if active.size == 0:
+        return no_cycles()  # rests only (an OCV or impedance file)
 
     # runs of one direction among the non-rest steps; drop the minor ones
     run_start = _run_starts(direction[active])
@@ -416,6 +419,8 @@ def assign_cycles(steps: StepTable, first_half_cycle: str = "charge", *,
     run_flag = np.zeros(active.size, dtype=bool)
     run_flag[run_start] = True
     major = active[~minor_run[np.cumsum(run_flag) - 1]]
+    if major.size == 0:
+        return no_cycles()  # only pulses or blips smaller than a half cycle
 
     # half cycles: runs of one direction among the major steps
     hc_start = _run_starts(direction[major])

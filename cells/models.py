@@ -1,5 +1,8 @@
 """What is built and measured: cells and their parts, cyclers, protocols, cycling runs and
 the raw files the cyclers write."""
+import hashlib
+import secrets
+
 from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
@@ -27,6 +30,12 @@ class Cycler(models.Model):
     model = models.CharField(max_length=100, blank=True)
     serial_number = models.CharField(max_length=100, blank=True)
     location = models.CharField(max_length=100, blank=True)
+    csv_column_mapping = models.JSONField(
+        default=dict, blank=True,
+        help_text="for a CSV no reader recognises: which column holds what, e.g. "
+                  '{"test_time_s": {"column": "Time(h)", "scale": 3600}, "current_ma": {"column": "I/A", '
+                  '"scale": 1000}, "voltage_v": {"column": "U/V"}, "delimiter": ";", "decimal": ","}',
+    )
     history = HistoricalRecords()
 
     class Meta:
@@ -257,6 +266,10 @@ class RawDataFile(models.Model):
     size_bytes = models.PositiveBigIntegerField()
     uploaded_at = models.DateTimeField(auto_now_add=True)
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    uploaded_with = models.ForeignKey(
+        "CyclerToken", null=True, blank=True, on_delete=models.SET_NULL, related_name="uploads",
+        help_text="the cycler token that sent it, when a cycler PC uploaded it",
+    )
     supersedes = models.OneToOneField(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="superseded_by",
         help_text="the earlier, shorter version of the same growing file",
@@ -286,8 +299,58 @@ class Dataset(LabRecord):
     raw_file = models.ForeignKey(RawDataFile, on_delete=models.PROTECT, related_name="datasets")
     source_name = models.CharField(max_length=255, help_text="the cycler's file name; a grown file keeps it")
     state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
-    message = models.TextField(blank=True)
-    history = HistoricalRecords()
+    message = models.TextField(blank=True, help_text="what went wrong, in words a person can act on")
+    parquet_file = models.FileField(max_length=500, blank=True, help_text="the canonical table, beside the raw file")
+    reader_name = models.CharField(max_length=50, blank=True)
+    reader_version = models.CharField(max_length=20, blank=True)
+    row_count = models.PositiveBigIntegerField(null=True, blank=True)
+    file_metadata = models.JSONField(default=dict, blank=True, help_text="what the file says about itself")
+    history = HistoricalRecords(excluded_fields=["file_metadata"])
 
     class Meta(LabRecord.Meta):
         constraints = [models.UniqueConstraint(fields=["run", "source_name"], name="one_dataset_per_source_file")]
+
+
+class CyclerToken(models.Model):
+    """A cycler PC's credential: uploads to that cycler's channels and nothing else.
+
+    Only the SHA-256 of the key is stored; the key itself is shown once, when it is made.
+    """
+
+    KEY_PREFIX_LENGTH = 8
+
+    cycler = models.ForeignKey(Cycler, on_delete=models.CASCADE, related_name="tokens")
+    label = models.CharField(max_length=100, blank=True, help_text="e.g. the PC it is installed on")
+    key_prefix = models.CharField(max_length=KEY_PREFIX_LENGTH, editable=False,
+                                  help_text="the first characters of the key, to recognise it")
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    history = HistoricalRecords(excluded_fields=["last_used_at"])
+
+    class Meta:
+        ordering = ["cycler__name", "-created_at"]
+
+    def __str__(self):
+        state = "revoked" if self.revoked_at else "active"
+        return f"{self.cycler.name} token {self.key_prefix}… ({state})"
+
+    @staticmethod
+    def hash_key(key: str) -> str:
+        return hashlib.sha256(key.encode()).hexdigest()
+
+    @classmethod
+    def issue(cls, cycler: Cycler, *, label: str = "", user=None) -> tuple["CyclerToken", str]:
+        """Make a token; returns it with the key, which is not stored and cannot be shown again."""
+        key = secrets.token_urlsafe(32)
+        token = cls.objects.create(
+            cycler=cycler, label=label, key_prefix=key[: cls.KEY_PREFIX_LENGTH],
+            key_hash=cls.hash_key(key), created_by=user,
+        )
+        return token, key
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None

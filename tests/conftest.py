@@ -47,3 +47,11 @@ def api():
         return client
 
     return client_for
+
+
+@pytest.fixture(autouse=True)
+def media_in_tmp(request, tmp_path_factory):
+    """Uploaded raw files and their Parquet go to a fresh folder per test."""
+    if not request.config.pluginmanager.hasplugin("django"):
+        return  # the pure core's tests, run without Django
+    request.getfixturevalue("settings").MEDIA_ROOT = tmp_path_factory.mktemp("media")

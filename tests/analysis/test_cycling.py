@@ -579,3 +579,13 @@ def test_landt_bdf_file_cuts_where_the_cycler_changed_step(shared_data):
     assert math.isclose(result.steps.capacity_mah[1],
                         0.2 * (frame["test_time_second"].iloc[16044]
                                - frame["test_time_second"].iloc[2881]) / 3600.0, rel_tol=1e-3)
+
+
+def test_a_file_with_only_small_pulses_has_no_cycles():
+    """An impedance or pulse file: steps, but no half cycle large enough to count."""
+    time_s = np.arange(12, dtype=float) * 10
+    current_ma = np.array([0, 0, 0.1, 0.1, 0, 0, -0.1, -0.1, 0, 0, 0, 0])
+    voltage_v = np.full(12, 3.0)
+    steps = cycling.detect_steps(time_s, current_ma, voltage_v, rest_current_ma=0.01)
+    cycles = cycling.assign_cycles(steps, "charge", min_half_cycle_mah=1.0)
+    assert (cycles.cycle == 0).all() and (cycles.half_cycle == -1).all()

@@ -1,0 +1,46 @@
+"""Cycler PCs authenticate with their cycler's token: ``Authorization: Cycler <key>``."""
+from django.utils import timezone
+from rest_framework import authentication, exceptions
+
+from cells.models import CyclerToken
+
+
+class CyclerPrincipal:
+    """Who a request comes from when a cycler's token signed it (not a person)."""
+
+    is_authenticated = True
+    is_active = True
+    is_staff = False
+    is_superuser = False
+    is_anonymous = False
+    pk = None
+    id = None
+
+    def __init__(self, token: CyclerToken):
+        self.token = token
+        self.cycler = token.cycler
+
+    def __str__(self):
+        return f"cycler {self.cycler.name}"
+
+
+class CyclerTokenAuthentication(authentication.BaseAuthentication):
+    keyword = "Cycler"
+
+    def authenticate(self, request):
+        header = authentication.get_authorization_header(request).split()
+        if not header or header[0].decode(errors="replace") != self.keyword:
+            return None
+        if len(header) != 2:
+            raise exceptions.AuthenticationFailed("Send the cycler token as 'Authorization: Cycler <key>'.")
+        key = header[1].decode(errors="replace")
+        token = CyclerToken.objects.select_related("cycler").filter(key_hash=CyclerToken.hash_key(key)).first()
+        if token is None:
+            raise exceptions.AuthenticationFailed("Unknown cycler token.")
+        if not token.is_active:
+            raise exceptions.AuthenticationFailed(f"This cycler token ({token.key_prefix}…) was revoked.")
+        CyclerToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+        return CyclerPrincipal(token), token
+
+    def authenticate_header(self, request):
+        return self.keyword
