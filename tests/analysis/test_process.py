@@ -309,3 +309,4 @@ def test_module_is_pure():
         for alias in n.names
     }
     assert imported <= {"__future__", "math", "collections", "dataclasses", "numpy"}
+

@@ -1,0 +1,5 @@
+import sys
+
+from eln.harvester.cli import main
+
+sys.exit(main())
