@@ -24,6 +24,7 @@ doi:10.1016/j.ensm.2019.11.027 (see /work/shared/reference).
 from __future__ import annotations
 
 import dataclasses
+import io
 import math
 from typing import Sequence
 
@@ -378,7 +379,8 @@ def _nacro2_voltages(c_rate: float, first: bool = False) -> tuple[float, float]:
     return 3.01 + eta + (0.02 if first else 0.0), 2.98 - eta
 
 
-def paper_nacro2_long_term(stack_pressure_mpa: float = 70.0, **generate_kwargs) -> SyntheticDataset:
+def paper_nacro2_long_term(stack_pressure_mpa: float = 70.0, cell: CellSpec | None = None,
+                           **generate_kwargs) -> SyntheticDataset:
     """NaCrO2 95:2:3, 7.0 mg/cm², 2 cycles at 0.1C then 100 at 0.5C (Fig. 3a, b, e, f).
 
     Targets: first discharge 118.0 mAh/g with CE 95.2 %, second CE 99.0 %; discharge capacity
@@ -397,7 +399,7 @@ def paper_nacro2_long_term(stack_pressure_mpa: float = 70.0, **generate_kwargs) 
         ce = 0.999 - 0.004 * math.exp(-j / 8.0)
         v_ch, v_dis = _nacro2_voltages(0.5)
         cycles.append(CycleTarget(0.5, dis / ce, dis, v_ch, v_dis))
-    return generate(nacro2_half_cell(7.0, "95:2:3"), cycles, protocol=protocol,
+    return generate(cell or nacro2_half_cell(7.0, "95:2:3"), cycles, protocol=protocol,
                     **generate_kwargs)
 
 
@@ -408,7 +410,8 @@ _RATE_RETENTION = {
 }
 
 
-def paper_nacro2_rate_test(composition: str = "95:2:3", **generate_kwargs) -> SyntheticDataset:
+def paper_nacro2_rate_test(composition: str = "95:2:3", cell: CellSpec | None = None,
+                           **generate_kwargs) -> SyntheticDataset:
     """Rate test 0.1C → 5C and back to 0.1C, 3 cycles per rate (Fig. 3c, d).
 
     95:2:3 at 7.0 mg/cm² (118.0 mAh/g at 0.1C) keeps 57.5 % at 5C; 97:1:2 at 7.7 mg/cm²
@@ -424,11 +427,11 @@ def paper_nacro2_rate_test(composition: str = "95:2:3", **generate_kwargs) -> Sy
         ce = {1: 0.952, 2: 0.990}.get(number, 0.998)
         v_ch, v_dis = _nacro2_voltages(rate, first=number == 1)
         cycles.append(CycleTarget(rate, dis / ce, dis, v_ch, v_dis))
-    return generate(nacro2_half_cell(loading, composition), cycles,
+    return generate(cell or nacro2_half_cell(loading, composition), cycles,
                     protocol=RATE_TEST_PROTOCOL, **generate_kwargs)
 
 
-def paper_sn_half_cell(**generate_kwargs) -> SyntheticDataset:
+def paper_sn_half_cell(cell: CellSpec | None = None, **generate_kwargs) -> SyntheticDataset:
     """Sn 90:5:5 half cell, 2 cycles at 0.1C then 50 at 0.2C (Fig. 4a, b); cycles start with
     sodiation (discharge). CE = desodiation ÷ sodiation: 84.3 % then 97.0 %; desodiation
     634.0 mAh/g in cycle 2; 92.1 % of the first 0.2C cycle's desodiation capacity after 50."""
@@ -442,10 +445,10 @@ def paper_sn_half_cell(**generate_kwargs) -> SyntheticDataset:
         out = 610.0 * fade[j]
         ce = 0.996 - 0.012 * math.exp(-j / 10.0)
         cycles.append(CycleTarget(0.2, out, out / ce, 0.57, 0.27))
-    return generate(sn_half_cell(), cycles, protocol=protocol, **generate_kwargs)
+    return generate(cell or sn_half_cell(), cycles, protocol=protocol, **generate_kwargs)
 
 
-def paper_full_cell(**generate_kwargs) -> SyntheticDataset:
+def paper_full_cell(cell: CellSpec | None = None, **generate_kwargs) -> SyntheticDataset:
     """NaCrO2 97:1:2 5.6 mg/cm² | Sn 90:5:5 1.2 mg/cm², 2 cycles at 0.1C then 50 at 0.2C
     (Fig. 4c, d; three-electrode variant Fig. 5 with ``three_electrode=True``).
 
@@ -465,7 +468,7 @@ def paper_full_cell(**generate_kwargs) -> SyntheticDataset:
         dis = 100.0 * fade[j]
         ce = 0.993 - 0.02 * math.exp(-j / 6.0)
         cycles.append(CycleTarget(0.2, dis / ce, dis, 2.92, 2.52))
-    return generate(full_cell(), cycles, protocol=protocol, **generate_kwargs)
+    return generate(cell or full_cell(), cycles, protocol=protocol, **generate_kwargs)
 
 
 PAPER_DATASETS = {
@@ -476,3 +479,20 @@ PAPER_DATASETS = {
     "sn_half_cell": paper_sn_half_cell,
     "full_cell": paper_full_cell,
 }
+
+
+def to_bdf_csv(table: pa.Table) -> bytes:
+    """The canonical table as a Battery Data Format CSV (what a cycler export would carry)."""
+    columns = {
+        "test_time_second": table["test_time_s"].to_numpy(),
+        "voltage_volt": table["voltage_v"].to_numpy(),
+        "current_ampere": table["current_ma"].to_numpy() / 1000.0,
+    }
+    if "step_index" in table.column_names:
+        columns["step_index"] = table["step_index"].to_numpy()
+    lines = [",".join(columns)]
+    formats = {"step_index": "%d"}
+    stacked = np.column_stack([np.asarray(v, dtype=float) for v in columns.values()])
+    buffer = io.StringIO()
+    np.savetxt(buffer, stacked, delimiter=",", fmt=[formats.get(name, "%.10g") for name in columns])
+    return ("\n".join(lines) + "\n" + buffer.getvalue()).encode()
