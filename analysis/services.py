@@ -22,7 +22,7 @@ from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
 from analysis import metrics as metrics_core
-from analysis.cycling import SUMMARY_COLUMNS, KIND_NAMES, analyse_cycling, update_analysis
+from analysis.cycling import SUMMARY_COLUMNS, KIND_NAMES, update_analysis
 from analysis.models import CellMetrics, CycleStep, CycleSummary, ProcessingStage
 from analysis.readers import ReaderError
 from analysis.readers.registry import read_cycler_file

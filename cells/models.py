@@ -191,8 +191,10 @@ class Cell(LabRecord):
         if self.np_basis == self.NpBasis.MEASURED:
             q_neg, q_pos = self.negative_capacity_for_np_mah_g, self.positive_capacity_for_np_mah_g
         else:
-            q_neg = neg.electrode.sheet.active_material.reference_specific_capacity_mah_g
-            q_pos = pos.electrode.sheet.active_material.reference_specific_capacity_mah_g
+            materials = (neg.electrode.sheet.active_material, pos.electrode.sheet.active_material)
+            if None in materials:
+                return None
+            q_neg, q_pos = (m.reference_specific_capacity_mah_g for m in materials)
         loadings = (neg.electrode.active_loading_mg_cm2, pos.electrode.active_loading_mg_cm2)
         if None in (q_neg, q_pos, *loadings):
             return None

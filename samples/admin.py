@@ -192,16 +192,11 @@ class LotUseInline(ChildInline):
 class StockTakingAdmin(LabRecordAdmin):
     """A record whose child rows (``stock_children``) take stock from lots.
 
-    Deleting the record gives its ledger lines back to the lots (the record was wrong);
-    a mass really used up can be recorded on the lot as a correction.
+    Deleting the record gives its ledger lines back to the lots (samples.signals: the record
+    was wrong); a mass really used up can be recorded on the lot as a correction.
     """
 
     stock_children: tuple[str, ...] = ()
-
-    def _release_children(self, records):
-        services.release_stock([
-            row for record in records for name in self.stock_children for row in getattr(record, name).all()
-        ])
 
     def get_deleted_objects(self, objs, request):
         # The stock rows are read-only on their own pages but go with their record (and give
@@ -210,15 +205,6 @@ class StockTakingAdmin(LabRecordAdmin):
         rows = {str(self.opts.get_field(name).related_model._meta.verbose_name) for name in self.stock_children}
         return to_delete, model_count, {name for name in perms_needed if str(name) not in rows}, protected
 
-    def delete_model(self, request, obj):
-        with transaction.atomic():
-            self._release_children([obj])
-            super().delete_model(request, obj)
-
-    def delete_queryset(self, request, queryset):
-        with transaction.atomic():
-            self._release_children(list(queryset))
-            super().delete_queryset(request, queryset)
 
 
 class ReadOnlyStockRowAdmin(HistoryAdmin):

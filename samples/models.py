@@ -1,6 +1,5 @@
 """What is made: materials, precursor lots and their stock, electrolyte batches, solutions,
 electrode sheets, electrodes and infiltration runs."""
-from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey

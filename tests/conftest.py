@@ -54,4 +54,7 @@ def media_in_tmp(request, tmp_path_factory):
     """Uploaded raw files and their Parquet go to a fresh folder per test."""
     if not request.config.pluginmanager.hasplugin("django"):
         return  # the pure core's tests, run without Django
-    request.getfixturevalue("settings").MEDIA_ROOT = tmp_path_factory.mktemp("media")
+    settings = request.getfixturevalue("settings")
+    settings.MEDIA_ROOT = tmp_path_factory.mktemp("media")
+    # Test users need no slow password hashing.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

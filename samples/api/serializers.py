@@ -29,10 +29,8 @@ class StockTakingSerializer(LabRecordSerializer):
     def replace_children(self, instance, name, child_serializer, parent_field, rows):
         if name not in self.stock_children:
             return super().replace_children(instance, name, child_serializer, parent_field, rows)
-        old = list(getattr(instance, name).all())
-        services.release_stock(old)
-        for row in old:
-            row.delete()
+        for row in getattr(instance, name).all():
+            row.delete()  # gives its stock back (samples.signals)
         model = child_serializer.Meta.model
         created = [model.objects.create(**{parent_field: instance}, **row) for row in rows]
         user = self.context["request"].user

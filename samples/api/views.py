@@ -1,4 +1,3 @@
-from django.db.models import Prefetch
 from rest_framework import viewsets
 
 from eln.api.views import LabRecordViewSet, SharedLabDataViewSet

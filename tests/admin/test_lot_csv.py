@@ -164,7 +164,7 @@ def test_import_with_errors_names_line_and_column_and_saves_nothing(lots, projec
         HEADER,
         f",{project.name},Na2B12H12,Katchem,K-1,2024-03-05,99.5,1000,,0,argon_glovebox,,as_received,,fine row",
         f",{project.name},Unobtainium,Katchem,K-2,2024-03-05,99.5,1000,,0,argon_glovebox,,as_received,,",
-        f",No such project,Na2B12H12,Katchem,K-3,5.3.2024,lots,12 g,,0,lab bench,,wet,,",
+        ",No such project,Na2B12H12,Katchem,K-3,5.3.2024,lots,12 g,,0,lab bench,,wet,,",
         f",{project.name},Na2B12H12,,K-4,2024-02-30,101,-5,,0,shelf,,dried,,",
         f"{b12.human_id},{project.name},Na2B12H12,Katchem,K-12,2024-03-05,99.5,500,,0,argon_glovebox,,dried,,",
         f"LOT-9999,{project.name},Na2B12H12,Katchem,K-12,,,1000,,0,shelf,,dried,,",

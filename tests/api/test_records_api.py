@@ -238,3 +238,15 @@ def test_openapi_schema_and_its_documentation_are_served(api, people, client):
     docs = client.get("/api/v1/docs/")
     assert docs.status_code == 200
     assert b"swagger-ui" in docs.content and b"https://" not in docs.content.split(b"<body")[0]
+
+
+def test_deleting_a_batch_gives_its_stock_back(api, people, project):
+    lot_a = make_lot(api, people["writer"], project, material="Na2B12H12", quantity_mg=2000)["id"]
+    lot_b = make_lot(api, people["writer"], project, material="Na2B10H10", quantity_mg=2000)["id"]
+    client = api(people["writer"])
+    batch = client.post("/api/v1/electrolyte-batches/", electrolyte_batch_payload(project, lot_a, lot_b),
+                        format="json").json()
+    assert client.get(f"/api/v1/lots/{lot_a}/").json()["remaining_mg"] == pytest.approx(2000 - 533.6)
+    assert client.delete(f"/api/v1/electrolyte-batches/{batch['id']}/").status_code == 204
+    assert client.get(f"/api/v1/lots/{lot_a}/").json()["remaining_mg"] == 2000
+    assert StockMovement.objects.count() == 0

@@ -1,5 +1,8 @@
 """Numbers follow the records: a corrected mass changes the specific capacities and metrics."""
+import numpy as np
 import pytest
+
+from analysis import synthetic
 
 from analysis.models import CellMetrics, CycleSummary
 from tests.cells.conftest import shared_bytes
@@ -31,10 +34,12 @@ def test_changing_an_electrode_mass_recomputes_its_cells(demo_lab, upload, djang
 
 def test_finishing_a_run_completes_its_last_cycle(demo_lab, upload, django_capture_on_commit_callbacks):
     run = demo_lab["runs"]["full_315"]  # the demo's running test
-    lines = shared_bytes("biologic_mpt/gcpl.issue_149.mpt")
-    upload(run, "c.mpt", lines)
+    table = synthetic.paper_full_cell().table
+    # The file as the cycler wrote it so far: it ends during the third cycle's discharge.
+    third_discharge = np.flatnonzero((table["cycle_index"].to_numpy() == 3) & (table["current_ma"].to_numpy() < 0))
+    upload(run, "full.bdf.csv", synthetic.to_bdf_csv(table.slice(0, int(third_discharge[-1]) + 1)))
     last = CycleSummary.objects.order_by("-cycle_number").first()
-    assert last.complete is False
+    assert (last.cycle_number, last.complete) == (3, False)
     with django_capture_on_commit_callbacks(execute=True):
         run.state = "finished"
         run.save()

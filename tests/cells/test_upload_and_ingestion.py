@@ -1,11 +1,10 @@
 """A cycler's file from upload to per-cycle summary, as the researcher and the cycler see it."""
 import io
 
-import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from analysis.models import CellMetrics, CycleSummary, ProcessingStage
+from analysis.models import ProcessingStage
 from cells.models import CyclerToken, Dataset, RawDataFile
 from tests.cells.conftest import shared_bytes
 
