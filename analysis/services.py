@@ -145,7 +145,8 @@ def read_raw_file(dataset: Dataset) -> pa.Table:
     dataset.reader_name, dataset.reader_version = result.reader_name, result.reader_version
     dataset.row_count = result.table.num_rows
     dataset.file_metadata = result.metadata
-    dataset.save()
+    dataset.save(update_fields=["parquet_file", "reader_name", "reader_version", "row_count", "file_metadata",
+                                "modified_at"])
     return result.table
 
 
@@ -231,8 +232,10 @@ def analyse_dataset(dataset: Dataset, table: pa.Table | None = None, *, incremen
 
 
 def newest_dataset(cell: Cell) -> Dataset | None:
-    return (Dataset.objects.filter(run__cell=cell, state=Dataset.State.DONE)
-            .order_by("-run__started_at", "-modified_at").first())
+    """The cell's most recent dataset with a stored summary."""
+    summarised = Dataset.objects.filter(
+        run__cell=cell, stages__name=Stage.SUMMARY, stages__state=ProcessingStage.State.DONE)
+    return summarised.order_by("-run__started_at", "-modified_at").first()
 
 
 def compute_cell_metrics(cell: Cell) -> CellMetrics | None:
@@ -272,9 +275,9 @@ def ingest(dataset_id: int, raw_file_id: int) -> str:
         with stage(dataset, Stage.READ):
             table = read_raw_file(dataset)
         analyse_dataset(dataset, table)
-        Dataset.objects.filter(pk=dataset.pk).update(state=Dataset.State.DONE, message="")
         with stage(dataset, Stage.METRICS):
             compute_cell_metrics(dataset.run.cell)
+        Dataset.objects.filter(pk=dataset.pk).update(state=Dataset.State.DONE, message="")
     except (OperationalError, InterfaceError):
         raise  # a passing fault: the task retries, the stages start over idempotently
     except (StageFailed, ReaderError) as error:
