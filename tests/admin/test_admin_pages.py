@@ -8,26 +8,49 @@ from django.contrib import admin
 from django.contrib.auth.models import Group
 from django.urls import reverse
 
-from cells.models import (Cell, CellPart, Channel, Cycler, CyclerToken, CyclingRun, Dataset, Protocol,
-                          ProtocolStep, RawDataFile)
+from analysis.models import CellMetrics, CycleSummary, ProcessingStage
+from cells.models import (
+    Cell,
+    CellPart,
+    Channel,
+    Cycler,
+    CyclerToken,
+    CyclingRun,
+    Dataset,
+    Protocol,
+    ProtocolStep,
+    RawDataFile,
+)
 from eln.models import HumanIdCounter, ProjectMembership
 from samples import services
-from samples.models import (AlloyBatch, AlloyBatchInput, ConductivityMeasurement, Electrode,
-                            ElectrodeSheet, ElectrolyteBatch, ElectrolyteBatchInput, ElectrolyteBatchStep,
-                            InfiltratedElectrode, InfiltrationDryingStep, InfiltrationRun,
-                            InfiltrationSolution, InfiltrationSolutionInput, LoadingDisc, LotTreatment,
-                            Material, PrecursorLot, SheetComponent, StockMovement)
+from samples.models import (
+    AlloyBatch,
+    AlloyBatchInput,
+    ConductivityMeasurement,
+    Electrode,
+    ElectrodeSheet,
+    ElectrolyteBatch,
+    ElectrolyteBatchInput,
+    ElectrolyteBatchStep,
+    InfiltratedElectrode,
+    InfiltrationDryingStep,
+    InfiltrationRun,
+    InfiltrationSolution,
+    InfiltrationSolutionInput,
+    LoadingDisc,
+    LotTreatment,
+    Material,
+    PrecursorLot,
+    SheetComponent,
+    StockMovement,
+)
 
 OUR_APPS = {"eln", "samples", "cells"}
 # Models the admin shows but does not let anyone add: counters, files the upload API writes,
 # datasets processing writes, and rows that take stock (added on their record's page).
 NO_ADD_PAGE = {HumanIdCounter, RawDataFile, Dataset, ElectrolyteBatchInput, InfiltrationSolutionInput,
-               SheetComponent, AlloyBatchInput}
+               SheetComponent, AlloyBatchInput, ProcessingStage, CycleSummary, CellMetrics}
 
-
-@pytest.fixture(autouse=True)
-def fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # users are made per test
 
 
 @pytest.fixture

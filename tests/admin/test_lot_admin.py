@@ -7,13 +7,15 @@ import pytest
 from django.urls import reverse
 
 from samples import services
-from samples.models import (ElectrodeSheet, ElectrolyteBatch, ElectrolyteBatchInput, Material, PrecursorLot,
-                            SheetComponent, StockMovement)
-
-
-@pytest.fixture(autouse=True)
-def fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+from samples.models import (
+    ElectrodeSheet,
+    ElectrolyteBatch,
+    ElectrolyteBatchInput,
+    Material,
+    PrecursorLot,
+    SheetComponent,
+    StockMovement,
+)
 
 
 @pytest.fixture

@@ -9,14 +9,16 @@ from django.urls import reverse
 
 from eln.models import Project
 from samples import lot_csv, services
-from samples.models import ElectrolyteBatch, ElectrolyteBatchInput, Material, PrecursorLot, StockMovement
+from samples.models import (
+    ElectrolyteBatch,
+    ElectrolyteBatchInput,
+    Material,
+    PrecursorLot,
+    StockMovement,
+)
 
 HEADER = ",".join(lot_csv.COLUMNS)
 
-
-@pytest.fixture(autouse=True)
-def fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture

@@ -1,24 +1,12 @@
 """The paper's cells, cycled synthetically and uploaded like a cycler would, give back the
 paper's numbers through the whole chain: upload, reader, cycles, summary, metrics."""
-import dataclasses
-
 import pytest
 
 from analysis import synthetic
 from analysis.models import CellMetrics
-from analysis.services import cell_parameters
+from analysis.demo_data import spec_for
 
 pytestmark = pytest.mark.django_db
-
-
-def spec_for(cell, base: synthetic.CellSpec) -> synthetic.CellSpec:
-    """The synthetic cell with the masses and area the records give for this cell."""
-    p = cell_parameters(cell)
-    return dataclasses.replace(
-        base, active_mass_mg=p.active_mass_mg, electrode_area_cm2=p.electrode_area_cm2,
-        positive_composite_mass_mg=p.positive_composite_mass_mg,
-        negative_composite_mass_mg=p.negative_composite_mass_mg or base.negative_composite_mass_mg,
-    )
 
 
 def metrics_after_upload(demo_lab, upload, run_key, cell_key, dataset):

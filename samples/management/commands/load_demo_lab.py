@@ -1,5 +1,6 @@
 """manage.py load_demo_lab: fill an empty database with the lab of the closo-borate paper."""
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 from rest_framework.authtoken.models import Token
 
 from eln.models import Project
@@ -16,12 +17,22 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--username", default="demo", help="the demo superuser (default: demo)")
         parser.add_argument("--password", default="demo", help="its password (default: demo)")
+        parser.add_argument("--without-cycling-data", action="store_true",
+                            help="do not upload the synthetic cycling files of the paper's cells")
 
-    def handle(self, *args, username, password, **options):
+    def handle(self, *args, username, password, without_cycling_data=False, **options):
         try:
             records = demo.load_demo_lab(username=username, password=password)
         except demo.DemoLabError as error:
             raise CommandError(str(error)) from error
+        datasets = []
+        if records and not without_cycling_data:
+            from analysis.demo_data import load_demo_cycling_data
+
+            # Uploaded like a cycler's files; ingested in process, or by the workers when a
+            # broker is configured.
+            with transaction.atomic():
+                datasets = load_demo_cycling_data(records)
         if not records:
             project = Project.objects.get(name=demo.PROJECT_NAME)
             self.stdout.write(f'The demo project "{project.name}" already exists; nothing was loaded.')
@@ -42,6 +53,7 @@ class Command(BaseCommand):
             ("protocols", "protocols"), ("cells", "cells"), ("cycling runs", "runs"),
         ):
             self.stdout.write(f"  {len(records[key]):3d} {label}")
+        self.stdout.write(f"  {len(datasets):3d} cycling datasets (synthetic, shaped like the paper's cells)")
         user, token = records["user"], records["token"]
         self.stdout.write("")
         self.stdout.write(f"Log in at {demo.ADMIN_URL}")
