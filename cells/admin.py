@@ -1,6 +1,5 @@
 """Admin of cells: cyclers and channels (lab equipment), protocols, cells and their parts,
 cycling runs, raw data files (read-only: never altered) and datasets (written by processing)."""
-import secrets
 
 from django import forms
 from django.contrib import admin, messages
@@ -82,11 +81,8 @@ class CyclerTokenAdmin(HistoryAdmin):
 
     def save_model(self, request, obj, form, change):
         if not change:
-            key = secrets.token_urlsafe(32)
-            obj.key_prefix = key[: models.CyclerToken.KEY_PREFIX_LENGTH]
-            obj.key_hash = models.CyclerToken.hash_key(key)
             obj.created_by = request.user
-            request._new_cycler_token_key = key  # shown once by response_add, never stored
+            request._new_cycler_token_key = obj.set_new_key()  # shown once by response_add, never stored
         super().save_model(request, obj, form, change)
 
     def response_add(self, request, obj, post_url_continue=None):

@@ -343,14 +343,18 @@ class CyclerToken(models.Model):
     def hash_key(key: str) -> str:
         return hashlib.sha256(key.encode()).hexdigest()
 
+    def set_new_key(self) -> str:
+        """Give the token a fresh key; returns the key, which is not stored and cannot be shown again."""
+        key = secrets.token_urlsafe(32)
+        self.key_prefix, self.key_hash = key[: self.KEY_PREFIX_LENGTH], self.hash_key(key)
+        return key
+
     @classmethod
     def issue(cls, cycler: Cycler, *, label: str = "", user=None) -> tuple["CyclerToken", str]:
-        """Make a token; returns it with the key, which is not stored and cannot be shown again."""
-        key = secrets.token_urlsafe(32)
-        token = cls.objects.create(
-            cycler=cycler, label=label, key_prefix=key[: cls.KEY_PREFIX_LENGTH],
-            key_hash=cls.hash_key(key), created_by=user,
-        )
+        """Make and save a token; returns it with its key."""
+        token = cls(cycler=cycler, label=label, created_by=user)
+        key = token.set_new_key()
+        token.save()
         return token, key
 
     @property

@@ -26,9 +26,18 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from analysis import process
-from cells.models import Cell, CellPart, Channel, Cycler, CyclingRun, Protocol, ProtocolStep
+from cells.models import (
+    Cell,
+    CellPart,
+    Channel,
+    Cycler,
+    CyclingRun,
+    Protocol,
+    ProtocolStep,
+)
 from eln.models import Project, ProjectMembership
 from samples import models as sm
+from samples.seed import seed_materials
 from samples.services import take_stock
 
 PROJECT_NAME = "Closo-borate infiltration (demo)"
@@ -260,7 +269,7 @@ def _material(name: str) -> sm.Material:
         return sm.Material.objects.get(name=name)
     except sm.Material.DoesNotExist:
         raise DemoLabError(
-            f"material {name!r} is missing: run the migrations (samples 0002 seeds the materials)"
+            f"material {name!r} is missing: it was renamed or deleted (samples/seed.py lists the seeded ones)"
         ) from None
 
 
@@ -278,6 +287,7 @@ def load_demo_lab(*, username: str = "demo", password: str = "demo") -> dict:
                 project = Project.objects.create(name=PROJECT_NAME, description=PROJECT_DESCRIPTION)
         except IntegrityError:  # another load created it in the meantime
             return {}
+        seed_materials(sm.Material)  # normally there already (migration samples 0002)
         user, user_created = _demo_user(username, password)
         token, _ = Token.objects.get_or_create(user=user)
         membership = ProjectMembership.objects.create(

@@ -5,7 +5,8 @@ import sys
 
 ANALYSIS = pathlib.Path(__file__).resolve().parents[2] / "analysis"
 # The Django side of the analysis app: stored results, tasks and their orchestration.
-DJANGO_SIDE = {"models", "admin", "apps", "tasks", "services", "signals", "views", "urls", "api", "migrations"}
+DJANGO_SIDE = {"models", "admin", "apps", "tasks", "services", "signals", "views", "urls", "api", "migrations",
+               "demo_data"}
 
 
 def pure_modules():

@@ -39,9 +39,9 @@ def celery_to_redis(broker):
     from eln.celery import app
 
     def fresh_connections():
-        if app._pool is not None:
-            app._pool.force_close_all()
-        app._pool = None  # the next send opens connections to the configured broker
+        # The next send opens connections (and a producer pool) for the configured broker.
+        app._pool = None
+        app.amqp._producer_pool = None
 
     saved = {key: app.conf[key] for key in ("task_always_eager", "broker_url")}
     app.conf.update(task_always_eager=False, broker_url=BROKER_URL)
