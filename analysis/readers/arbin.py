@@ -29,9 +29,20 @@ import numpy as np
 import pyarrow as pa
 
 from . import ReaderError, ReadResult, canonical_table
-from .mapped_csv import (check_time_order, decode_head, file_label, guess_delimiter, integer_column,
-                         looks_binary, normalise_name, parse_timestamps, read_delimited, scaled,
-                         split_fields)
+from .mapped_csv import (
+    check_time_order,
+    decode_head,
+    file_label,
+    guess_delimiter,
+    integer_column,
+    looks_binary,
+    normalise_name,
+    parse_timestamps,
+    read_delimited,
+    read_header_row,
+    scaled,
+    split_fields,
+)
 
 OLE_EPOCH = dt.datetime(1899, 12, 30)
 _UNIX_MINUS_OLE_DAYS = 25569.0  # 1970-01-01 - 1899-12-30
@@ -416,14 +427,7 @@ class ArbinCsvReader:
 
     def read(self, path) -> ReadResult:
         path = pathlib.Path(path)
-        label = file_label(path)
-        with open(path, "rb") as fh:
-            head = fh.read(65536)
-        lines = decode_head(head).splitlines()
-        if not lines:
-            raise ReaderError("the file is empty", file=label)
-        delimiter = guess_delimiter(lines[0])
-        names = [n.strip() for n in split_fields(lines[0], delimiter)]
+        label, lines, delimiter, names = read_header_row(path)
         resolved = resolve_columns(names)
         for required, words in (("test_time_s", "Test Time (s)"), ("current_ma", "Current (A)"),
                                 ("voltage_v", "Voltage (V)")):

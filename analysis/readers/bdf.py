@@ -19,9 +19,18 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import ReaderError, ReadResult, canonical_table
-from .mapped_csv import (check_time_order, decode_head, file_label, guess_decimal, guess_delimiter,
-                         head_lines, integer_column, looks_binary, read_delimited, scaled,
-                         split_fields)
+from .mapped_csv import (
+    check_time_order,
+    guess_decimal,
+    guess_delimiter,
+    head_lines,
+    integer_column,
+    looks_binary,
+    read_delimited,
+    read_header_row,
+    scaled,
+    split_fields,
+)
 
 # machine-readable name -> (canonical column, scale to the canonical unit)
 MACHINE_NAMES: dict[str, tuple[str, float]] = {
@@ -142,14 +151,7 @@ class BdfCsvReader:
 
     def read(self, path) -> ReadResult:
         path = pathlib.Path(path)
-        label = file_label(path)
-        with open(path, "rb") as fh:
-            head = fh.read(65536)
-        lines = decode_head(head).splitlines()
-        if not lines:
-            raise ReaderError("the file is empty", file=label)
-        delimiter = guess_delimiter(lines[0])
-        names = [n.strip() for n in split_fields(lines[0], delimiter)]
+        label, lines, delimiter, names = read_header_row(path)
         try:
             resolved = resolve_columns(names)
         except ReaderError as exc:

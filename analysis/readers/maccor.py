@@ -32,9 +32,21 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import ReaderError, ReadResult, canonical_table
-from .mapped_csv import (check_time_order, decode_head, file_label, guess_decimal, guess_delimiter,
-                         integer_column, looks_binary, normalise_name, parse_durations,
-                         parse_timestamps, read_delimited, scaled, split_fields)
+from .mapped_csv import (
+    check_time_order,
+    decode_head,
+    file_label,
+    guess_decimal,
+    guess_delimiter,
+    integer_column,
+    looks_binary,
+    normalise_name,
+    parse_durations,
+    parse_timestamps,
+    read_delimited,
+    scaled,
+    split_fields,
+)
 
 MV_THRESHOLD = 100.0
 _HEADER_LABELS = ("Today's Date", "Date of Test:", "Filename:", "Procedure:", "Comment/Barcode:")

@@ -40,7 +40,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from . import CANONICAL_COLUMNS, REQUIRED_COLUMNS, ReaderError, ReadResult, canonical_table
+from . import (
+    CANONICAL_COLUMNS,
+    REQUIRED_COLUMNS,
+    ReaderError,
+    ReadResult,
+    canonical_table,
+)
 
 INDEX_COLUMNS = ("step_index", "cycle_index")
 MAPPING_OPTIONS = {"delimiter", "decimal_separator", "decimal", "invert_current_sign",
@@ -87,6 +93,20 @@ def split_fields(line: str, delimiter: str) -> list[str]:
 def normalise_name(name: str) -> str:
     """Case and punctuation folded: 'Test Time (s)', 'Test_Time(s)' -> 'testtimes'."""
     return re.sub(r"[^0-9a-z]", "", name.lower())
+
+
+def read_header_row(path: pathlib.Path) -> tuple[str, list[str], str, list[str]]:
+    """The file's label, its first lines, their delimiter and the column names of the first row.
+
+    Raises ReaderError for an empty file."""
+    label = file_label(path)
+    with open(path, "rb") as fh:
+        head = fh.read(65536)
+    lines = decode_head(head).splitlines()
+    if not lines:
+        raise ReaderError("the file is empty", file=label)
+    delimiter = guess_delimiter(lines[0])
+    return label, lines, delimiter, [n.strip() for n in split_fields(lines[0], delimiter)]
 
 
 def guess_delimiter(line: str, candidates: str = ",;\t") -> str:

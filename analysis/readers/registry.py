@@ -12,8 +12,17 @@ from typing import Any
 
 import pyarrow as pa
 
-from . import CANONICAL_COLUMNS, REQUIRED_COLUMNS, ReaderError, ReadResult
-from . import arbin, bdf, biologic, maccor, neware
+from . import (
+    CANONICAL_COLUMNS,
+    REQUIRED_COLUMNS,
+    ReaderError,
+    ReadResult,
+    arbin,
+    bdf,
+    biologic,
+    maccor,
+    neware,
+)
 from .mapped_csv import check_time_order, file_label, mapped_csv_reader
 
 HEAD_BYTES = 64 * 1024

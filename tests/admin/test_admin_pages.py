@@ -53,18 +53,6 @@ NO_ADD_PAGE = {HumanIdCounter, RawDataFile, Dataset, ElectrolyteBatchInput, Infi
 
 
 
-@pytest.fixture
-def manager(people):
-    user = people["lab_manager"]
-    user.is_superuser = True
-    user.save()
-    return user
-
-
-@pytest.fixture
-def browser(client, manager):
-    client.force_login(manager)
-    return client
 
 
 def material(name):

@@ -18,18 +18,6 @@ from samples.models import (
 )
 
 
-@pytest.fixture
-def manager(people):
-    user = people["lab_manager"]
-    user.is_superuser = True
-    user.save()
-    return user
-
-
-@pytest.fixture
-def browser(client, manager):
-    client.force_login(manager)
-    return client
 
 
 def make_lot(project, name, quantity_mg, **extra):

@@ -21,18 +21,6 @@ HEADER = ",".join(lot_csv.COLUMNS)
 
 
 
-@pytest.fixture
-def manager(people):
-    user = people["lab_manager"]
-    user.is_superuser = True
-    user.save()
-    return user
-
-
-@pytest.fixture
-def browser(client, manager):
-    client.force_login(manager)
-    return client
 
 
 @pytest.fixture
