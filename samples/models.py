@@ -180,6 +180,9 @@ class ProcessStep(models.Model):
         abstract = True
         ordering = ["order", "id"]
 
+    def __str__(self):
+        return f"{self.order}. {self.description}"
+
 
 class LotUse(models.Model):
     """A mass taken from a precursor lot by a process (abstract); it writes a ledger line."""
@@ -189,6 +192,9 @@ class LotUse(models.Model):
 
     class Meta:
         abstract = True
+
+    def __str__(self):
+        return f"{self.mass_mg:g} mg of {self.lot.human_id}"
 
     @property
     def parent_record(self):  # the LabRecord this use belongs to, for the ledger's used_for
@@ -428,6 +434,9 @@ class SheetComponent(models.Model):
     class Meta:
         ordering = ["id"]
 
+    def __str__(self):
+        return f"{self.lot.material} {self.mass_fraction_percent:g} % ({self.get_role_display()})"
+
     @property
     def parent_record(self):
         return self.sheet
@@ -443,6 +452,9 @@ class LoadingDisc(models.Model):
 
     class Meta:
         ordering = ["id"]
+
+    def __str__(self):
+        return f"{self.diameter_mm:g} mm disc, {self.mass_mg:g} mg"
 
     @property
     def area_cm2(self) -> float:
