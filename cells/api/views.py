@@ -1,3 +1,4 @@
+from django.http import FileResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import viewsets
 from rest_framework.decorators import action
@@ -59,6 +60,13 @@ class CyclingRunViewSet(LabRecordViewSet):
 class RawDataFileViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = serializers.RawDataFileSerializer
     filterset_class = filtersets.RawDataFileFilterSet
+
+    @extend_schema(responses={(200, "application/octet-stream"): bytes})
+    @action(detail=True, methods=["get"])
+    def download(self, request, pk=None):
+        """The file exactly as the cycler wrote it, streamed."""
+        raw = self.get_object()
+        return FileResponse(raw.file.open("rb"), as_attachment=True, filename=raw.original_name)
 
     def get_queryset(self):
         return models.RawDataFile.objects.filter(

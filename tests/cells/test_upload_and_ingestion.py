@@ -223,3 +223,13 @@ def test_a_cell_without_masses_fails_at_the_cycles_stage_with_what_to_do(demo_la
         "add it to the cell's parts so capacities can be given per gram.")
     # The canonical table is kept: fixing the cell and recomputing needs no new upload.
     assert Dataset.objects.get().parquet_file
+
+
+def test_the_raw_file_can_be_downloaded_as_it_was_sent(demo_lab, upload, api, demo_user, people):
+    content = shared_bytes("biologic_mpt/gcpl.issue_149.mpt")
+    body = upload(demo_lab["runs"]["nco95_70mpa"], "gcpl.issue_149.mpt", content).json()
+    response = api(demo_user).get(f"/api/v1/raw-files/{body['raw_file']['id']}/download/")
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content) == content
+    assert 'filename="gcpl.issue_149.mpt"' in response["Content-Disposition"]
+    assert api(people["outsider"]).get(f"/api/v1/raw-files/{body['raw_file']['id']}/download/").status_code == 404
