@@ -1,4 +1,5 @@
 """Celery entry points: thin, idempotent, retried on passing faults; the work is in services."""
+import pyarrow as pa
 from celery import shared_task
 from django.db import InterfaceError, OperationalError, transaction
 
@@ -13,14 +14,22 @@ TASK_OPTIONS = dict(
 )
 
 
+def _giving_memory_back(work):
+    # Arrow's allocator keeps freed memory for reuse; a long-lived worker should return it.
+    try:
+        return work()
+    finally:
+        pa.default_memory_pool().release_unused()
+
+
 @shared_task(**TASK_OPTIONS)
 def ingest_dataset(dataset_id: int, raw_file_id: int) -> str:
-    return services.ingest(dataset_id, raw_file_id)
+    return _giving_memory_back(lambda: services.ingest(dataset_id, raw_file_id))
 
 
 @shared_task(**TASK_OPTIONS)
 def recompute_cell(cell_id: int) -> str:
-    return services.recompute_cell(cell_id)
+    return _giving_memory_back(lambda: services.recompute_cell(cell_id))
 
 
 def queue_ingestion(dataset, raw_file) -> None:

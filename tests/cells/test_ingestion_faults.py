@@ -75,3 +75,11 @@ def test_a_csv_no_reader_knows_is_read_through_the_cyclers_mapping(demo_lab, upl
     # 0.5 mA for one hour each way (trapezoid over 1-minute points): 0.5 mAh give or take a point
     assert cycle.charge_capacity_mah == pytest.approx(0.5, rel=0.02)
     assert cycle.discharge_capacity_mah == pytest.approx(0.5, rel=0.02)
+
+
+def test_a_rerun_with_the_stored_rows_gone_recomputes_every_cycle(demo_lab, upload):
+    upload(demo_lab["runs"]["nco95_70mpa"], "gcpl.issue_211.mpt", shared_bytes("biologic_mpt/gcpl.issue_211.mpt"))
+    dataset = Dataset.objects.get()
+    dataset.cycles.all().delete()  # e.g. a database restored from an older backup than the files
+    assert tasks.ingest_dataset.apply(args=(dataset.pk, dataset.raw_file_id)).get() == "done"
+    assert list(dataset.cycles.values_list("cycle_number", flat=True)) == [1, 2, 3, 4, 5]
