@@ -1,4 +1,6 @@
 """Serializer bases shared by every app's API."""
+import math
+
 from django.db import transaction
 from rest_framework import serializers
 from rest_framework.exceptions import PermissionDenied
@@ -13,8 +15,13 @@ class DerivedField(serializers.ReadOnlyField):
     def get_attribute(self, instance):
         try:
             return super().get_attribute(instance)
-        except ValueError:
+        except (ValueError, ArithmeticError):
             return None
+
+    def to_representation(self, value):
+        if isinstance(value, float) and not math.isfinite(value):
+            return None  # absurd inputs can overflow; JSON has no infinity
+        return super().to_representation(value)
 
 
 class VisibleRecordField(serializers.SlugRelatedField):
@@ -102,10 +109,22 @@ class LabRecordSerializer(RecordReferencesMixin, serializers.ModelSerializer):
         return instance
 
 
+class WholeRowsListSerializer(serializers.ListSerializer):
+    """Child rows are replaced whole, so even in a PATCH of the parent each row is complete."""
+
+    def run_validation(self, data=serializers.empty):
+        if not getattr(self.root, "partial", False) or self.root is self or not isinstance(data, list):
+            return super().run_validation(data)
+        rows = type(self.child)(data=data, many=True, context=self.context)
+        rows.is_valid(raise_exception=True)
+        return rows.validated_data
+
+
 def child_serializer(model_class, exclude_fields=(), extra=None):
     """A serializer for a child row written through its parent (no id, no parent field)."""
     parent_fields = {"id", *exclude_fields}
-    meta = type("Meta", (), {"model": model_class, "exclude": tuple(parent_fields)})
+    meta = type("Meta", (), {"model": model_class, "exclude": tuple(parent_fields),
+                             "list_serializer_class": WholeRowsListSerializer})
     attrs = {"Meta": meta, **(extra or {})}
     base = type(f"{model_class.__name__}Serializer", (LabRecordChildSerializer,), attrs)
     return base
