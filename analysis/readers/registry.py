@@ -10,7 +10,6 @@ from __future__ import annotations
 import pathlib
 from typing import Any
 
-import pyarrow as pa
 
 from . import (
     CANONICAL_COLUMNS,
@@ -131,6 +130,8 @@ def read_cycler_file(path, *, mapping: dict[str, Any] | None = None) -> ReadResu
         result = reader.read(path)
     except ReaderError:
         raise
-    except (OSError, pa.ArrowInvalid, UnicodeDecodeError) as exc:
-        raise ReaderError(f"{reader.name} could not read the file: {exc}", file=file_label(path)) from None
+    except Exception as exc:  # noqa: BLE001 - a damaged file can break a reader anywhere inside
+        # The reader's own checks name the line and column; this is the net under them.
+        raise ReaderError(f"{reader.name} could not read the file ({type(exc).__name__}: {exc}); "
+                          "it may be damaged or cut short", file=file_label(path)) from None
     return validate_result(result, path)
