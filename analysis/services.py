@@ -17,7 +17,7 @@ import tempfile
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from django.core.files.base import ContentFile, File
+from django.core.files.base import File
 from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
@@ -152,35 +152,33 @@ def read_raw_file(dataset: Dataset) -> pa.Table:
     return result.table
 
 
-def _summary_path(dataset: Dataset) -> str:
-    return f"{os.path.dirname(dataset.raw_file.file.name)}/{dataset.raw_file.original_name}.summary.parquet"
+def _summary_path(raw) -> str:
+    """The summary Parquet of a raw file version, beside it: the base for an incremental update."""
+    return f"{os.path.dirname(raw.file.name)}/{raw.original_name}.summary.parquet"
 
 
 def _previous_summary(dataset: Dataset) -> pa.Table | None:
-    """The summary of the version this file grew from (kept as Parquet with its parameters).
+    """The summary of this file, or of the version it grew from (with its parameters).
 
     Only when the database holds that summary's rows: an incremental update rewrites just the
     tail, so without the stored head it must start over."""
     if not dataset.cycles.exists():
         return None
-    previous = dataset.raw_file.supersedes
-    for raw in (dataset.raw_file, previous):
-        if raw is None:
-            continue
-        name = f"{os.path.dirname(raw.file.name)}/{raw.original_name}.summary.parquet"
-        if raw.file.storage.exists(name):
-            with raw.file.storage.open(name, "rb") as handle:
+    for raw in (dataset.raw_file, dataset.raw_file.supersedes):
+        if raw is not None and raw.file.storage.exists(_summary_path(raw)):
+            with raw.file.storage.open(_summary_path(raw), "rb") as handle:
                 return pq.read_table(io.BytesIO(handle.read()))
     return None
 
 
 def _write_summary_parquet(dataset: Dataset, summary: pa.Table) -> None:
-    storage, name = dataset.raw_file.file.storage, _summary_path(dataset)
+    storage, name = dataset.raw_file.file.storage, _summary_path(dataset.raw_file)
     buffer = io.BytesIO()
     pq.write_table(summary, buffer)
+    buffer.seek(0)
     if storage.exists(name):
         storage.delete(name)
-    storage.save(name, ContentFile(buffer.getvalue()))
+    storage.save(name, File(buffer))
 
 
 def _read_parquet(dataset: Dataset) -> pa.Table:
@@ -299,25 +297,24 @@ def ingest(dataset_id: int, raw_file_id: int) -> str:
 def recompute_cell(cell_id: int) -> str:
     """After a change of masses, areas or protocol: every dataset of the cell from its Parquet."""
     cell = Cell.objects.get(pk=cell_id)
+    outcome = "done"
     for dataset in Dataset.objects.filter(run__cell=cell).exclude(parquet_file=""):
         try:
             analyse_dataset(dataset, incremental=False)
             Dataset.objects.filter(pk=dataset.pk).update(state=Dataset.State.DONE, message="")
-        except Exception:  # recorded on the dataset's stage by stage()
-            continue
+        except (OperationalError, InterfaceError):
+            raise  # a passing fault: the task retries
+        except Exception:  # noqa: BLE001 - recorded on the dataset's stage by stage()
+            outcome = "failed"
+    newest = newest_dataset(cell)
+    if newest is None:
+        CellMetrics.objects.filter(cell=cell).delete()
+        return outcome
     try:
-        with stage_for_cell_metrics(cell):
+        with stage(newest, Stage.METRICS):
             compute_cell_metrics(cell)
-    except Exception:
+    except (OperationalError, InterfaceError):
+        raise
+    except Exception:  # noqa: BLE001 - recorded on the stage
         return "failed"
-    return "done"
-
-
-@contextlib.contextmanager
-def stage_for_cell_metrics(cell: Cell):
-    dataset = newest_dataset(cell)
-    if dataset is None:
-        yield
-        return
-    with stage(dataset, Stage.METRICS):
-        yield
+    return outcome
