@@ -2,15 +2,11 @@
 from django.contrib import admin
 
 from analysis.models import CellMetrics, CycleSummary, ProcessingStage
-from eln.admin import ProjectScopedMixin
+from eln.admin import ProjectScopedMixin, ReadOnlyAdminMixin
 
 
-class ResultAdmin(ProjectScopedMixin, admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
+class ResultAdmin(ReadOnlyAdminMixin, ProjectScopedMixin, admin.ModelAdmin):
+    """Computed rows: recomputed by the tasks, never edited or deleted by hand."""
 
 
 @admin.register(ProcessingStage)

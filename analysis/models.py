@@ -4,7 +4,6 @@ import pyarrow as pa
 from django.db import models
 
 from analysis.cycling import SUMMARY_COLUMNS
-
 from cells.models import Cell, Dataset
 
 

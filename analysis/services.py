@@ -22,7 +22,7 @@ from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
 from analysis import metrics as metrics_core
-from analysis.cycling import SUMMARY_COLUMNS, KIND_NAMES, update_analysis
+from analysis.cycling import KIND_NAMES, SUMMARY_COLUMNS, update_analysis
 from analysis.models import CellMetrics, CycleStep, CycleSummary, ProcessingStage
 from analysis.readers import ReaderError
 from analysis.readers.registry import read_cycler_file
@@ -167,7 +167,7 @@ def _previous_summary(dataset: Dataset) -> pa.Table | None:
     for raw in (dataset.raw_file, dataset.raw_file.supersedes):
         if raw is not None and raw.file.storage.exists(_summary_path(raw)):
             with raw.file.storage.open(_summary_path(raw), "rb") as handle:
-                return pq.read_table(io.BytesIO(handle.read()))
+                return pq.read_table(handle)
     return None
 
 
@@ -181,11 +181,17 @@ def _write_summary_parquet(dataset: Dataset, summary: pa.Table) -> None:
     storage.save(name, File(buffer))
 
 
-def _read_parquet(dataset: Dataset) -> pa.Table:
+def read_canonical(dataset: Dataset, columns: list[str] | None = None) -> pa.Table:
+    """The dataset's canonical table (or some of its columns), from its Parquet."""
     if not dataset.parquet_file:
         raise StageFailed(f"{dataset.human_id} has no canonical table yet: its raw file was not read.")
     with dataset.parquet_file.open("rb") as handle:
-        return pq.read_table(io.BytesIO(handle.read()))
+        return pq.read_table(handle, columns=columns)
+
+
+def canonical_columns(dataset: Dataset) -> list[str]:
+    with dataset.parquet_file.open("rb") as handle:
+        return pq.ParquetFile(handle).schema_arrow.names
 
 
 def _finite_or_none(value):
@@ -227,7 +233,7 @@ def analyse_dataset(dataset: Dataset, table: pa.Table | None = None, *, incremen
     """Stages 2 and 3: steps and cycles, then the per-cycle summary rows."""
     with stage(dataset, Stage.CYCLES):
         params = cell_parameters(dataset.run.cell)
-        table = table if table is not None else _read_parquet(dataset)
+        table = table if table is not None else read_canonical(dataset)
         finished = dataset.run.state in ("finished", "aborted")
         previous = _previous_summary(dataset) if incremental else None
         analysis = update_analysis(previous, table, finished=finished, **params.summary_kwargs())

@@ -4,7 +4,13 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from cells.models import Cell, CellPart, CyclingRun, Dataset, Protocol, ProtocolStep
-from samples.models import Electrode, ElectrodeSheet, LoadingDisc, Material, SheetComponent
+from samples.models import (
+    Electrode,
+    ElectrodeSheet,
+    LoadingDisc,
+    Material,
+    SheetComponent,
+)
 
 
 def cells_affected_by(instance) -> set[int]:

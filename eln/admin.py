@@ -297,15 +297,8 @@ class ProjectMembershipAdmin(HistoryAdmin):
         return obj.project.memberships.filter(user=request.user, role=ProjectMembership.Role.MANAGER).exists()
 
 
-@admin.register(HumanIdCounter)
-class HumanIdCounterAdmin(admin.ModelAdmin):
-    """The label-id counters, for reference only: a number is never handed out twice.
-
-    (No history on this model, hence the plain ModelAdmin; editing it could reuse ids.)
-    """
-
-    list_display = ("prefix", "last_number")
-    search_fields = ("prefix",)
+class ReadOnlyAdminMixin:
+    """Browse only: the rows are written elsewhere (processes, counters, computations)."""
 
     def has_add_permission(self, request):
         return False
@@ -315,3 +308,14 @@ class HumanIdCounterAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(HumanIdCounter)
+class HumanIdCounterAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """The label-id counters, for reference only: a number is never handed out twice.
+
+    (No history on this model, hence the plain ModelAdmin; editing it could reuse ids.)
+    """
+
+    list_display = ("prefix", "last_number")
+    search_fields = ("prefix",)

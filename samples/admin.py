@@ -12,12 +12,10 @@ read-only, so the ledger cannot be bypassed.
 The lot's page shows its ledger, where the lab manager adds corrections and disposals;
 lines written by processes are read-only there.
 """
-from collections import defaultdict
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
-from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import F, Sum
@@ -29,7 +27,7 @@ from django.urls import NoReverseMatch, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from eln.admin import NO_VALUE, ChildInline, HistoryAdmin, LabRecordAdmin, derived
+from eln.admin import NO_VALUE, ChildInline, HistoryAdmin, LabRecordAdmin, ReadOnlyAdminMixin, derived
 from samples import lot_csv, models, services
 from samples.filtersets import with_remaining_stock
 
@@ -69,49 +67,6 @@ def admin_link(obj, text=None):
     return format_html('<a href="{}">{}</a>', url, text or str(obj))
 
 
-# --- stock checks ---------------------------------------------------------------------------
-
-
-def stock_problems(released_rows, uses, used_for: str) -> list[str]:
-    """Messages for the lots ``uses`` [(lot, mass_mg)] would overdraw, counting as given back
-    the ledger lines of ``released_rows`` (rows being changed or deleted).
-
-    The lots are locked (SELECT ... FOR UPDATE) until the caller's transaction ends; the admin
-    validates inside the transaction that saves, so the check still holds when the ledger is
-    written. The message is the one ``services.take_stock`` gives.
-    """
-    asked = defaultdict(float)
-    for lot, mass in uses:
-        if lot is not None and mass:
-            asked[lot.pk] += mass
-    if not asked:
-        return []
-    with transaction.atomic():
-        lots = list(
-            models.PrecursorLot.objects.select_for_update(of=("self",)).select_related("material")
-            .filter(pk__in=asked).order_by("pk")
-        )
-        taken = dict(
-            StockMovement.objects.filter(lot_id__in=asked).values("lot")
-            .annotate(total=Sum("mass_mg")).values_list("lot", "total")
-        )
-        held = defaultdict(float)
-        for row in released_rows:
-            lines = StockMovement.objects.filter(
-                source_type=ContentType.objects.get_for_model(row), source_id=row.pk
-            ).values_list("lot_id", "mass_mg")
-            for lot_id, mass in lines:
-                held[lot_id] += mass
-    problems = []
-    for lot in lots:
-        left = lot.quantity_received_mg - (taken.get(lot.pk) or 0.0) + held[lot.pk]
-        if asked[lot.pk] > left + TOLERANCE:
-            problems.append(
-                f"{lot.human_id} ({lot.material}) has {left:g} mg left; {used_for} asks for {asked[lot.pk]:g} mg."
-            )
-    return problems
-
-
 class StockTakingFormSet(BaseInlineFormSet):
     """Inline rows with ``lot`` and ``mass_mg`` that take stock: checked in clean(), written
     to the ledger in save() (old lines of changed and deleted rows given back first)."""
@@ -138,7 +93,7 @@ class StockTakingFormSet(BaseInlineFormSet):
             return
         released, saving = self._touched()
         uses = [(form.cleaned_data.get("lot"), form.cleaned_data.get("mass_mg")) for form in saving]
-        problems = stock_problems(released, uses, self.used_for_label())
+        problems = services.stock_problems(uses, used_for=self.used_for_label(), released_rows=released)
         if problems:
             raise ValidationError(problems, code="insufficient_stock")
 
@@ -171,13 +126,7 @@ class SheetComponentFormSet(StockTakingFormSet):
         ]
         if not rows:
             return
-        problems = []
-        total = sum(row["mass_fraction_percent"] for row in rows)
-        if abs(total - 100.0) > 1e-6:
-            problems.append(f"The mass fractions of the components must sum to 100 %; they sum to {total:g} %.")
-        active = sum(1 for row in rows if row["role"] == models.SheetComponent.Role.ACTIVE)
-        if active != 1:
-            problems.append(f"A sheet has exactly one component with role 'active material'; this one has {active}.")
+        problems = models.composition_problems([(row["role"], row["mass_fraction_percent"]) for row in rows])
         if problems:
             raise ValidationError(problems)
 
@@ -207,21 +156,12 @@ class StockTakingAdmin(LabRecordAdmin):
 
 
 
-class ReadOnlyStockRowAdmin(HistoryAdmin):
+class ReadOnlyStockRowAdmin(ReadOnlyAdminMixin, HistoryAdmin):
     """A stock-taking row on its own page: browse and history only; edit it on its record's
     page, which keeps the ledger right."""
 
     list_select_related = True
     autocomplete_fields = ()
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="record")
     def record(self, row):
@@ -398,8 +338,7 @@ class PrecursorLotForm(forms.ModelForm):
     def clean_quantity_received_mg(self):
         quantity = self.cleaned_data.get("quantity_received_mg")
         if quantity is not None and self.instance.pk:
-            taken = StockMovement.objects.filter(lot=self.instance).aggregate(
-                total=Sum("mass_mg"))["total"] or 0.0
+            taken = services.taken_mg(self.instance)
             if quantity < taken - TOLERANCE:
                 raise ValidationError(
                     f"The ledger has already taken {taken:g} mg from this lot; "

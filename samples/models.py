@@ -442,6 +442,19 @@ class SheetComponent(models.Model):
         return self.sheet
 
 
+def composition_problems(components) -> list[str]:
+    """What is wrong with a sheet's components, given as (role, mass_fraction_percent) pairs:
+    the fractions sum to 100 % and exactly one component is the active material."""
+    problems = []
+    total = sum(fraction for _role, fraction in components)
+    if abs(total - 100.0) > 100.0 * process.SUM_TOLERANCE:
+        problems.append(f"The mass fractions of the components must sum to 100 %; they sum to {total:g} %.")
+    active = sum(1 for role, _fraction in components if role == SheetComponent.Role.ACTIVE)
+    if active != 1:
+        problems.append(f"A sheet has exactly one component with role 'active'; this one has {active}.")
+    return problems
+
+
 class LoadingDisc(models.Model):
     """A disc punched to weigh the sheet's areal loading (the lab takes four 12 mm discs)."""
 

@@ -1,14 +1,16 @@
 """Reads of the analysis results: per-cycle summaries, cell metrics, the canonical data."""
-import io
-
 import numpy as np
-import pyarrow.parquet as pq
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
-from analysis.api.serializers import CellMetricsSerializer, CycleDataQuerySerializer, CycleSummarySerializer
+from analysis.api.serializers import (
+    CellMetricsSerializer,
+    CycleDataQuerySerializer,
+    CycleSummarySerializer,
+)
 from analysis.downsample import min_max_indices
 from analysis.models import CellMetrics, CycleSummary
+from analysis.services import canonical_columns, read_canonical
 
 # Beyond this many rows a JSON answer gets too large to be useful; plots ask for points.
 MAX_ROWS_WITHOUT_POINTS = 100_000
@@ -34,14 +36,16 @@ def cycle_data(dataset, request):
     query.is_valid(raise_exception=True)
     if not dataset.parquet_file:
         raise NotFound(f"{dataset.human_id} has no canonical data yet (state: {dataset.state}).")
-    with dataset.parquet_file.open("rb") as handle:
-        table = pq.read_table(io.BytesIO(handle.read()))
+    available = canonical_columns(dataset)
     wanted = query.validated_data.get("columns")
-    names = [c.strip() for c in wanted.split(",")] if wanted else table.column_names
-    unknown = [n for n in names if n not in table.column_names]
+    names = [c.strip() for c in wanted.split(",")] if wanted else available
+    unknown = [n for n in names if n not in available]
     if unknown:
         raise ValidationError({"columns": [f"Not in this dataset: {', '.join(unknown)}. "
-                                           f"It has: {', '.join(table.column_names)}."]})
+                                           f"It has: {', '.join(available)}."]})
+    # Only the columns asked for (and the voltage the down-sampling keeps the shape of).
+    shape_column = "voltage_v" if "voltage_v" in available else names[0]
+    table = read_canonical(dataset, columns=list(dict.fromkeys([*names, shape_column])))
     start, stop, cycle_of_row = 0, table.num_rows, None
     summaries = list(CycleSummary.objects.filter(dataset=dataset).order_by("cycle_number")
                      .values_list("cycle_number", "start_row", "end_row"))
@@ -63,7 +67,6 @@ def cycle_data(dataset, request):
         raise ValidationError({"points": [f"These cycles hold {part.num_rows} rows; ask for at most "
                                           f"{MAX_ROWS_WITHOUT_POINTS} with points=, or a shorter cycle range."]})
     if "points" in query.validated_data:
-        shape_column = "voltage_v" if "voltage_v" in part.column_names else part.column_names[0]
         index = min_max_indices(part[shape_column].to_numpy(zero_copy_only=False), query.validated_data["points"])
     picked = part.take(index)
     columns = {name: [None if isinstance(v, float) and v != v else v for v in picked[name].to_pylist()]

@@ -10,7 +10,6 @@ from __future__ import annotations
 import pathlib
 from typing import Any
 
-
 from . import (
     CANONICAL_COLUMNS,
     REQUIRED_COLUMNS,

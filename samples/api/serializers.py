@@ -146,16 +146,9 @@ class ElectrodeSheetSerializer(StockTakingSerializer):
         )
 
     def validate_components(self, components):
-        total = sum(c["mass_fraction_percent"] for c in components)
-        if abs(total - 100.0) > 1e-6:
-            raise serializers.ValidationError(
-                f"The mass fractions of the components must sum to 100 %; they sum to {total:g} %."
-            )
-        active = [c for c in components if c["role"] == models.SheetComponent.Role.ACTIVE]
-        if len(active) != 1:
-            raise serializers.ValidationError(
-                f"A sheet has exactly one component with role 'active'; this one has {len(active)}."
-            )
+        problems = models.composition_problems([(c["role"], c["mass_fraction_percent"]) for c in components])
+        if problems:
+            raise serializers.ValidationError(problems)
         return components
 
 
