@@ -16,11 +16,7 @@ class ProcessingStage(models.Model):
         SUMMARY = "summary", "per-cycle summary"
         METRICS = "metrics", "cell metrics"
 
-    class State(models.TextChoices):
-        QUEUED = "queued", "queued"
-        RUNNING = "running", "running"
-        DONE = "done", "done"
-        FAILED = "failed", "failed"
+    State = Dataset.State  # a dataset's state sums up its stages' states
 
     ORDER = [Name.READ, Name.CYCLES, Name.SUMMARY, Name.METRICS]
 

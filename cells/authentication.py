@@ -1,18 +1,20 @@
 """Cycler PCs authenticate with their cycler's token: ``Authorization: Cycler <key>``."""
 from django.utils import timezone
-from rest_framework import authentication, exceptions
+from rest_framework import authentication, exceptions, permissions
 
 from cells.models import CyclerToken
 
 
 class CyclerPrincipal:
-    """Who a request comes from when a cycler's token signed it (not a person)."""
+    """Who a request comes from when a cycler's token signed it: not a person, so not an
+    authenticated *user* either (nothing that records people, like the change history, takes
+    it for one). The views open to cyclers admit it with ``PersonOrCycler``."""
 
-    is_authenticated = True
+    is_authenticated = False
+    is_anonymous = True
     is_active = True
     is_staff = False
     is_superuser = False
-    is_anonymous = False
     pk = None
     id = None
 
@@ -44,3 +46,10 @@ class CyclerTokenAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request):
         return self.keyword
+
+
+class PersonOrCycler(permissions.BasePermission):
+    """A logged-in person, or a cycler PC with a valid token."""
+
+    def has_permission(self, request, view):
+        return isinstance(request.user, CyclerPrincipal) or bool(request.user and request.user.is_authenticated)

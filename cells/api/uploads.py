@@ -1,11 +1,10 @@
 """The cyclers' door: raw files in, processing status out. Persons (members with write rights
 of the run's project) and cycler tokens (for runs on that cycler's channels) may upload."""
 from django.conf import settings
-from django.contrib.auth.models import AnonymousUser
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
-from rest_framework import authentication, permissions, serializers, status
+from rest_framework import authentication, serializers, status
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
@@ -13,7 +12,7 @@ from rest_framework.views import APIView
 
 from analysis.models import ProcessingStage
 from cells import services
-from cells.authentication import CyclerPrincipal, CyclerTokenAuthentication
+from cells.authentication import CyclerPrincipal, CyclerTokenAuthentication, PersonOrCycler
 from cells.models import CyclingRun, Dataset
 from eln.permissions import can_write, visible_projects
 from eln.uploads import HashingUploadHandler, UploadTooLarge
@@ -69,7 +68,7 @@ class RawFileUploadView(APIView):
     """Post a cycler's raw file (multipart field ``file``) for a run; answers 202 with its status URL."""
 
     authentication_classes = AUTHENTICATION
-    permission_classes = [permissions.IsAuthenticated]
+    permission_classes = [PersonOrCycler]
     parser_classes = [MultiPartParser]
 
     @extend_schema(
@@ -97,10 +96,7 @@ class RawFileUploadView(APIView):
             return Response({"file": ["Send the cycler's file in the multipart field 'file'."]},
                             status=status.HTTP_400_BAD_REQUEST)
         if isinstance(request.user, CyclerPrincipal):
-            token = request.user.token
-            # The change history records people; a cycler's upload is recorded by its token.
-            request._request.user = AnonymousUser()
-            received = services.receive_raw_file(run, uploaded, cycler_token=token)
+            received = services.receive_raw_file(run, uploaded, cycler_token=request.user.token)
         else:
             received = services.receive_raw_file(run, uploaded, user=request.user)
         body = dataset_status(request, received.dataset)
@@ -113,7 +109,7 @@ class DatasetStatusView(APIView):
     """Where a dataset's processing stands: each stage's state and, on failure, why."""
 
     authentication_classes = AUTHENTICATION
-    permission_classes = [permissions.IsAuthenticated]
+    permission_classes = [PersonOrCycler]
 
     @extend_schema(responses={200: OpenApiResponse(description="the dataset's processing state")})
     def get(self, request, human_id: str):

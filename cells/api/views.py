@@ -1,6 +1,5 @@
 from django.http import FileResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import viewsets
 from rest_framework.decorators import action
 
 from analysis.api import views as analysis_views
@@ -8,8 +7,7 @@ from analysis.api.serializers import CellMetricsSerializer, CycleSummarySerializ
 
 from cells import filtersets, models
 from cells.api import serializers
-from eln.api.views import LabRecordViewSet, SharedLabDataViewSet
-from eln.permissions import visible_projects
+from eln.api.views import LabRecordViewSet, ProjectRowsViewSet, SharedLabDataViewSet
 
 CELL_PREFETCH = (
     "parts__electrode__sheet__components__lot__material",
@@ -57,7 +55,9 @@ class CyclingRunViewSet(LabRecordViewSet):
     filterset_class = filtersets.CyclingRunFilterSet
 
 
-class RawDataFileViewSet(viewsets.ReadOnlyModelViewSet):
+class RawDataFileViewSet(ProjectRowsViewSet):
+    queryset = models.RawDataFile.objects.select_related("run", "uploaded_by")
+    project_path = "run__project"
     serializer_class = serializers.RawDataFileSerializer
     filterset_class = filtersets.RawDataFileFilterSet
 
@@ -67,11 +67,6 @@ class RawDataFileViewSet(viewsets.ReadOnlyModelViewSet):
         """The file exactly as the cycler wrote it, streamed."""
         raw = self.get_object()
         return FileResponse(raw.file.open("rb"), as_attachment=True, filename=raw.original_name)
-
-    def get_queryset(self):
-        return models.RawDataFile.objects.filter(
-            run__project__in=visible_projects(self.request.user)
-        ).select_related("run", "uploaded_by")
 
 
 class DatasetViewSet(LabRecordViewSet):

@@ -29,6 +29,16 @@ class LabRecordViewSet(viewsets.ModelViewSet):
         serializer.save(modified_by=self.request.user)
 
 
+class ProjectRowsViewSet(viewsets.ReadOnlyModelViewSet):
+    """Read-only rows that belong to a project through a record (``project_path``, e.g.
+    "lot__project"): written by processes, read by the project's members."""
+
+    project_path = ""
+
+    def get_queryset(self):
+        return super().get_queryset().filter(**{f"{self.project_path}__in": visible_projects(self.request.user)})
+
+
 class SharedLabDataViewSet(viewsets.ModelViewSet):
     """Lab-wide data: materials, cyclers, channels. Everybody reads; lab managers write."""
 

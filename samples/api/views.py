@@ -1,6 +1,5 @@
-from rest_framework import viewsets
 
-from eln.api.views import LabRecordViewSet, SharedLabDataViewSet
+from eln.api.views import LabRecordViewSet, ProjectRowsViewSet, SharedLabDataViewSet
 from samples import filtersets, models
 from samples.api import serializers
 
@@ -22,18 +21,13 @@ class PrecursorLotViewSet(LabRecordViewSet):
     ordering_fields = LabRecordViewSet.ordering_fields + ["remaining_stock_mg", "received_on"]
 
 
-class StockMovementViewSet(viewsets.ReadOnlyModelViewSet):
+class StockMovementViewSet(ProjectRowsViewSet):
     """The ledger of the lots the user can see; lines are written by processes and the admin."""
 
+    queryset = models.StockMovement.objects.select_related("lot", "created_by")
+    project_path = "lot__project"
     serializer_class = serializers.StockMovementSerializer
     filterset_class = filtersets.StockMovementFilterSet
-
-    def get_queryset(self):
-        from eln.permissions import visible_projects
-
-        return models.StockMovement.objects.filter(
-            lot__project__in=visible_projects(self.request.user)
-        ).select_related("lot", "created_by")
 
 
 class ElectrolyteBatchViewSet(LabRecordViewSet):

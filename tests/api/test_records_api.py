@@ -250,3 +250,33 @@ def test_deleting_a_batch_gives_its_stock_back(api, people, project):
     assert client.delete(f"/api/v1/electrolyte-batches/{batch['id']}/").status_code == 204
     assert client.get(f"/api/v1/lots/{lot_a}/").json()["remaining_mg"] == 2000
     assert StockMovement.objects.count() == 0
+
+
+def test_infiltration_run_shows_uptake_and_remaining_porosity_worked_by_hand(api, people, project, sheet_lots):
+    client = api(people["writer"])
+    sheet = client.post("/api/v1/electrode-sheets/", sheet_payload(project, sheet_lots), format="json").json()
+    electrode = client.post("/api/v1/electrodes/", {"project": project.name, "sheet": sheet["id"]},
+                            format="json").json()["id"]
+    salts = [make_lot(api, people["writer"], project, material=m)["id"] for m in ("Na2B12H12", "Na2B10H10")]
+    solvent = make_lot(api, people["writer"], project, material="Isopropanol", quantity_mg=500_000)["id"]
+    solution = client.post("/api/v1/infiltration-solutions/", {
+        "project": project.name, "product": "Na4(B12H12)(B10H10)", "solvent_lot": solvent, "solvent_volume_ml": 10,
+        "inputs": [{"lot": salts[0], "mass_mg": 533.6}, {"lot": salts[1], "mass_mg": 466.4}],
+    }, format="json").json()
+    assert solution["concentration_mg_ml"] == pytest.approx(100.0)
+    run = client.post("/api/v1/infiltration-runs/", {
+        "project": project.name, "solution": solution["id"],
+        "electrodes": [{"electrode": electrode, "mass_before_mg": 13.30, "mass_after_mg": 14.70,
+                        "pressed_thickness_um": 45}],
+    }, format="json")
+    assert run.status_code == 201, run.json()
+    row = run.json()["electrodes"][0]
+    # 12 mm disc, 1.1310 cm² with 4.0 mg/cm² of foil (4.524 mg): coating 8.776 mg before, 1.40 mg taken up.
+    assert row["electrolyte_mass_mg"] == pytest.approx(1.40)
+    assert row["measured_uptake_fraction"] == pytest.approx(0.1595, abs=5e-4)  # 1.40 / 8.776
+    # Sheet: ρ = 4.1163 g/cm³ (95:2:3), ε = 0.7905 (7.760 mg/cm² over 90 µm); at 100 mg/mL
+    # ε·c / ((1 − ε)·ρ) = 0.07905 / 0.8622 = 0.0917
+    assert row["expected_uptake_fraction"] == pytest.approx(0.0917, abs=5e-4)
+    # Pressed to 45 µm: 10.176 mg in 1.1310 cm² × 45 µm = 1.9995 g/cm³ against the pore-free mixture
+    # 1 / (0.8624/4.1163 + 0.1376/1.17) = 3.0572 g/cm³: 34.6 % porosity left.
+    assert row["remaining_porosity"] == pytest.approx(0.346, abs=1e-3)

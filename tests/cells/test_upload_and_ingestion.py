@@ -155,7 +155,9 @@ def test_cycler_token_uploads_only_to_its_cyclers_channels(demo_lab, upload, api
     content = shared_bytes("biologic_mpt/gcpl.issue_149.mpt")
     accepted = upload(vmp3_run, "c.mpt", content, client=cycler_client)
     assert accepted.status_code == 202
-    assert RawDataFile.objects.get().uploaded_with == token
+    raw = RawDataFile.objects.get()
+    assert raw.uploaded_with == token and raw.uploaded_by is None
+    assert raw.history.get().history_user is None  # the history records people; the token says who sent it
     refused = upload(neware_run, "c.mpt", content, client=cycler_client)
     assert refused.status_code == 404
     assert refused.json()["detail"] == f"No run {neware_run.human_id} on a channel of cycler {vmp3_run.channel.cycler.name}."
