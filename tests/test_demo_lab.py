@@ -8,13 +8,35 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from rest_framework.authtoken.models import Token
 
-from cells.models import Cell, CellPart, Channel, Cycler, CyclingRun, Protocol, ProtocolStep
+from cells.models import (
+    Cell,
+    CellPart,
+    Channel,
+    Cycler,
+    CyclingRun,
+    Protocol,
+    ProtocolStep,
+)
 from eln.models import HumanIdCounter, Project, ProjectMembership
 from samples import demo, services
 from samples.models import (
-    AlloyBatch, AlloyBatchInput, ConductivityMeasurement, Electrode, ElectrodeSheet, ElectrolyteBatch,
-    ElectrolyteBatchInput, ElectrolyteBatchStep, InfiltratedElectrode, InfiltrationDryingStep, InfiltrationRun,
-    InfiltrationSolution, InfiltrationSolutionInput, LoadingDisc, LotTreatment, PrecursorLot, SheetComponent,
+    AlloyBatch,
+    AlloyBatchInput,
+    ConductivityMeasurement,
+    Electrode,
+    ElectrodeSheet,
+    ElectrolyteBatch,
+    ElectrolyteBatchInput,
+    ElectrolyteBatchStep,
+    InfiltratedElectrode,
+    InfiltrationDryingStep,
+    InfiltrationRun,
+    InfiltrationSolution,
+    InfiltrationSolutionInput,
+    LoadingDisc,
+    LotTreatment,
+    PrecursorLot,
+    SheetComponent,
     StockMovement,
 )
 

@@ -18,8 +18,6 @@ from samples.models import (
 )
 
 
-
-
 def make_lot(project, name, quantity_mg, **extra):
     return PrecursorLot.objects.create(
         project=project, material=Material.objects.get(name=name), supplier=extra.pop("supplier", "Katchem"),

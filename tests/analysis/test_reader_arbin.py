@@ -5,7 +5,12 @@ import numpy as np
 import pytest
 
 from analysis.readers import ReaderError
-from analysis.readers.arbin import READERS, ArbinCsvReader, ArbinResReader, ArbinXlsxReader
+from analysis.readers.arbin import (
+    READERS,
+    ArbinCsvReader,
+    ArbinResReader,
+    ArbinXlsxReader,
+)
 
 RES = "arbin_res/arbin_example.res"
 XLSX = "arbin_xlsx/bs542_004_gr_li_50ua_50mv_1v_191020_Channel_11.xlsx"

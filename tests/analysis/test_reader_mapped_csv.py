@@ -3,8 +3,7 @@ import datetime as dt
 
 import pytest
 
-from analysis.readers import ReaderError
-from analysis.readers import mapped_csv
+from analysis.readers import ReaderError, mapped_csv
 from analysis.readers.mapped_csv import mapped_csv_reader
 
 EU_MAPPING = {

@@ -10,8 +10,13 @@ import numpy as np
 import pytest
 
 from analysis.readers import CANONICAL_COLUMNS, ReaderError
-from analysis.readers.neware import (NDA_READER, NDAX_READER, NEWARE_CSV_READER, READERS,
-                                     READER_VERSION)
+from analysis.readers.neware import (
+    NDA_READER,
+    NDAX_READER,
+    NEWARE_CSV_READER,
+    READER_VERSION,
+    READERS,
+)
 
 NDA_V130 = "neware_nda/TestFile.nda"
 NDA_V29 = "neware_nda/new_nda_file.nda"

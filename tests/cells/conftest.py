@@ -1,8 +1,4 @@
-import pathlib
-
 import pytest
-
-SHARED_DATA = pathlib.Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
 
 @pytest.fixture
@@ -35,6 +31,3 @@ def upload(api, demo_user, django_capture_on_commit_callbacks):
 
     return post
 
-
-def shared_bytes(relative: str) -> bytes:
-    return (SHARED_DATA / relative).read_bytes()

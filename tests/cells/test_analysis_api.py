@@ -1,7 +1,7 @@
 """Reading the results: per-cycle summaries, the cell's metrics, the data of a cycle range."""
 import pytest
 
-from tests.cells.conftest import shared_bytes
+from tests.paths import shared_bytes
 
 pytestmark = pytest.mark.django_db
 

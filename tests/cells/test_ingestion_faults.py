@@ -5,7 +5,7 @@ from django.db import OperationalError
 from analysis import services, tasks
 from analysis.models import ProcessingStage
 from cells.models import Dataset
-from tests.cells.conftest import shared_bytes
+from tests.paths import shared_bytes
 
 pytestmark = pytest.mark.django_db
 

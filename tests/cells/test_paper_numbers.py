@@ -3,8 +3,8 @@ paper's numbers through the whole chain: upload, reader, cycles, summary, metric
 import pytest
 
 from analysis import synthetic
-from analysis.models import CellMetrics
 from analysis.demo_data import spec_for
+from analysis.models import CellMetrics
 
 pytestmark = pytest.mark.django_db
 

@@ -3,9 +3,8 @@ import numpy as np
 import pytest
 
 from analysis import synthetic
-
 from analysis.models import CellMetrics, CycleSummary
-from tests.cells.conftest import shared_bytes
+from tests.paths import shared_bytes
 
 pytestmark = pytest.mark.django_db
 

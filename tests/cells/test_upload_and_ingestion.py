@@ -6,7 +6,7 @@ import pytest
 
 from analysis.models import ProcessingStage
 from cells.models import CyclerToken, Dataset, RawDataFile
-from tests.cells.conftest import shared_bytes
+from tests.paths import shared_bytes
 
 pytestmark = pytest.mark.django_db
 

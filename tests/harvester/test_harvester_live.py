@@ -3,7 +3,6 @@ database). Asserts on the upload records and HTTP answers, not on what ingestion
 import importlib.util
 import json
 import logging
-import pathlib
 import select
 import socket
 import socketserver
@@ -15,10 +14,19 @@ import urllib.parse
 
 import pytest
 
-from cells.models import Cell, Channel, Cycler, CyclerToken, CyclingRun, Dataset, RawDataFile
+from cells.models import (
+    Cell,
+    Channel,
+    Cycler,
+    CyclerToken,
+    CyclingRun,
+    Dataset,
+    RawDataFile,
+)
 from eln.harvester import cli
+from tests.paths import SHARED_DATA
 
-SAMPLE = pathlib.Path(__file__).resolve().parents[2].parent / "shared" / "data" / "biologic_mpt" / "gcpl.issue_149.mpt"
+SAMPLE = SHARED_DATA / "biologic_mpt" / "gcpl.issue_149.mpt"
 
 
 @pytest.fixture(autouse=True)

@@ -1,7 +1,6 @@
 """Ingestion by a real Celery worker: Redis as the broker, the test PostgreSQL database, and
 the upload API in between. The worker runs as a separate process, as in production."""
 import os
-import pathlib
 import subprocess
 import sys
 import time
@@ -13,9 +12,9 @@ from django.db import connection
 
 from analysis.models import CycleSummary, ProcessingStage
 from cells.models import Dataset
+from tests.paths import REPO_ROOT as ROOT
+from tests.paths import shared_bytes
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-SHARED = ROOT.parent / "shared" / "data"
 BROKER_URL = os.environ.get("ELN_TEST_BROKER_URL", "redis://127.0.0.1:6379/15")
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -88,7 +87,7 @@ def test_a_real_worker_ingests_an_upload(worker, api):
     run = lab["runs"]["nco95_70mpa"]
     response = api(lab["user"]).post(
         f"/api/v1/cycling-runs/{run.human_id}/raw-files/",
-        {"file": SimpleUploadedFile("gcpl.issue_211.mpt", (SHARED / "biologic_mpt/gcpl.issue_211.mpt").read_bytes())},
+        {"file": SimpleUploadedFile("gcpl.issue_211.mpt", shared_bytes("biologic_mpt/gcpl.issue_211.mpt"))},
         format="multipart",
     )
     assert response.status_code == 202
