@@ -55,6 +55,11 @@ class ProjectViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
         return visible_projects(self.request.user).prefetch_related("memberships__user").distinct()
 
 
+class TokenRequestSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(max_length=4096, trim_whitespace=False)
+
+
 class TokenView(APIView):
     """Exchange a username and password for the API token a script sends as `Authorization: Token …`."""
 
@@ -62,15 +67,13 @@ class TokenView(APIView):
     authentication_classes = []
 
     @extend_schema(
-        request=inline_serializer("TokenRequest", {"username": serializers.CharField(),
-                                                   "password": serializers.CharField()}),
+        request=TokenRequestSerializer,
         responses=inline_serializer("TokenResponse", {"token": serializers.CharField()}),
     )
     def post(self, request):
-        username, password = request.data.get("username"), request.data.get("password")
-        if not username or not password:
-            return Response({"detail": "Send both username and password."}, status=status.HTTP_400_BAD_REQUEST)
-        user = authenticate(request, username=username, password=password)
+        credentials = TokenRequestSerializer(data=request.data)
+        credentials.is_valid(raise_exception=True)
+        user = authenticate(request, **credentials.validated_data)
         if user is None:
             return Response({"detail": "Wrong username or password."}, status=status.HTTP_400_BAD_REQUEST)
         token, _ = Token.objects.get_or_create(user=user)

@@ -79,3 +79,19 @@ def test_nan_and_infinity_are_refused_by_name(api, lab):
     response = api(lab["user"]).patch(f"/api/v1/lots/{lot.human_id}/", {"purity_percent": "NaN"}, format="json")
     assert response.status_code == 400
     assert response.json() == {"purity_percent": ["A valid number is required."]}
+
+
+def test_token_and_upload_endpoints_never_answer_500(api, lab):
+    anonymous = api(None)
+    for body in ({"username": ["a"], "password": {"x": 1}}, {"username": "\x00", "password": "x"},
+                 {"username": "demo"}, {"username": "x" * 10_000, "password": "y"}):
+        assert anonymous.post("/api/v1/auth/token/", body, format="json").status_code == 400
+    client = api(lab["user"])
+    run = lab["runs"]["nco95_70mpa"]
+    for path in (f"/api/v1/cycling-runs/{run.human_id}/raw-files/", "/api/v1/cycling-runs/RUN-9999/raw-files/",
+                 "/api/v1/cycling-runs/not-a-run/raw-files/"):
+        for data, fmt in (({"file": "not a file"}, "multipart"), ({"file": [1, 2]}, "json"), ({}, "multipart")):
+            assert client.post(path, data, format=fmt).status_code < 500
+    for path in ("/api/v1/datasets/DS-9999/status/", "/api/v1/datasets/nonsense/status/",
+                 "/api/v1/datasets/DS-9999/data/", "/api/v1/cells/CELL-9999/metrics/"):
+        assert client.get(path).status_code == 404
