@@ -4,11 +4,14 @@ import hashlib
 import secrets
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from simple_history.models import HistoricalRecords
 
 from analysis import process
+from analysis.readers import ReaderError
+from analysis.readers.mapped_csv import mapped_csv_reader
 from eln.models import LabRecord
 from samples.models import AlloyBatch, Electrode, ElectrolyteBatch
 
@@ -43,6 +46,13 @@ class Cycler(models.Model):
 
     def __str__(self):
         return self.name
+
+    def clean(self):
+        if self.csv_column_mapping:
+            try:
+                mapped_csv_reader(self.csv_column_mapping)
+            except ReaderError as error:
+                raise ValidationError({"csv_column_mapping": error.reason}) from None
 
 
 class Channel(models.Model):

@@ -370,6 +370,8 @@ class _Importer:
         """Set the lot's field from a cell; ValueError with the message for the user."""
         if column in REQUIRED and not value:
             raise ValueError("missing required value")
+        if "\x00" in value:
+            raise ValueError("contains a NUL character (is this a text file?)")
         if column == "project":
             project = self.visible.get(value.lower())
             if project is None:
@@ -385,6 +387,9 @@ class _Importer:
                 raise ValueError(f"unknown material {value!r} (add it under Materials first)")
             lot.material = material
         elif column in TEXT_COLUMNS:
+            limit = PrecursorLot._meta.get_field(column).max_length
+            if limit and len(value) > limit:
+                raise ValueError(f"longer than the {limit} characters this column holds")
             setattr(lot, column, value)
         elif column in NUMBER_COLUMNS:
             if not value:

@@ -351,3 +351,13 @@ def test_a_new_cycler_token_shows_its_key_once(browser, manager, world):
     browser.post(admin_url(CyclerToken, "changelist"), {"action": "revoke", "_selected_action": [token.pk]})
     token.refresh_from_db()
     assert token.revoked_at is not None
+
+
+def test_a_cycler_mapping_that_cannot_work_is_refused_when_saved(world):
+    from django.core.exceptions import ValidationError
+
+    cycler = Cycler.objects.first()
+    cycler.csv_column_mapping = {"test_time_s": {"column": "Time"}}
+    with pytest.raises(ValidationError) as refused:
+        cycler.full_clean()
+    assert refused.value.message_dict["csv_column_mapping"] == ["the column mapping has no entry for current_ma, voltage_v"]

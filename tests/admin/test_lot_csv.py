@@ -289,3 +289,16 @@ def test_import_page_accepts_bom_and_semicolons(browser, project):
     lot = PrecursorLot.objects.get()
     assert (lot.quantity_received_mg, lot.storage_place, lot.state) == (1500.25, "fridge", "as_received")
     assert StockMovement.objects.count() == 0
+
+
+def test_import_refuses_nul_characters_and_overlong_text_by_line_and_column(lots, project, manager):
+    text = "\n".join([
+        HEADER,
+        f",{project.name},Na2B12H12,Kat\x00chem,K-12,2024-03-05,99.5,1200,,400,desiccator,,in_use,,",
+        f",{project.name},Na2B12H12,{'K' * 101},K-12,2024-03-05,99.5,1200,,400,desiccator,,in_use,,",
+    ])
+    result = run_import(text, manager)
+    errors = [str(e) for e in result.errors]
+    assert not result.ok and len(errors) == 2, errors
+    assert "line 2" in errors[0] and "supplier" in errors[0] and "NUL character" in errors[0]
+    assert "line 3" in errors[1] and "supplier" in errors[1] and "longer than the 100 characters" in errors[1]
