@@ -183,15 +183,23 @@ def _write_summary_parquet(dataset: Dataset, summary: pa.Table) -> None:
 
 def read_canonical(dataset: Dataset, columns: list[str] | None = None) -> pa.Table:
     """The dataset's canonical table (or some of its columns), from its Parquet."""
-    if not dataset.parquet_file:
-        raise StageFailed(f"{dataset.human_id} has no canonical table yet: its raw file was not read.")
-    with dataset.parquet_file.open("rb") as handle:
+    with _open_canonical(dataset) as handle:
         return pq.read_table(handle, columns=columns)
 
 
 def canonical_columns(dataset: Dataset) -> list[str]:
-    with dataset.parquet_file.open("rb") as handle:
+    with _open_canonical(dataset) as handle:
         return pq.ParquetFile(handle).schema_arrow.names
+
+
+def _open_canonical(dataset: Dataset):
+    missing = f"{dataset.human_id} has no canonical table: its raw file was not read, or its Parquet is gone"
+    if not dataset.parquet_file:
+        raise StageFailed(missing + ".")
+    try:
+        return dataset.parquet_file.open("rb")
+    except FileNotFoundError:
+        raise StageFailed(f"{missing} ({dataset.parquet_file.name}); upload the raw file again.") from None
 
 
 def _finite_or_none(value):

@@ -10,7 +10,7 @@ from analysis.api.serializers import (
 )
 from analysis.downsample import min_max_indices
 from analysis.models import CellMetrics, CycleSummary
-from analysis.services import canonical_columns, read_canonical
+from analysis.services import StageFailed, canonical_columns, read_canonical
 
 # Beyond this many rows a JSON answer gets too large to be useful; plots ask for points.
 MAX_ROWS_WITHOUT_POINTS = 100_000
@@ -36,7 +36,10 @@ def cycle_data(dataset, request):
     query.is_valid(raise_exception=True)
     if not dataset.parquet_file:
         raise NotFound(f"{dataset.human_id} has no canonical data yet (state: {dataset.state}).")
-    available = canonical_columns(dataset)
+    try:
+        available = canonical_columns(dataset)
+    except StageFailed as error:
+        raise NotFound(str(error)) from None
     wanted = query.validated_data.get("columns")
     names = [c.strip() for c in wanted.split(",")] if wanted else available
     unknown = [n for n in names if n not in available]

@@ -59,3 +59,13 @@ def test_cycle_data_errors_name_the_parameter(api, demo_user, ingested):
     assert column.status_code == 400 and column.json()["columns"][0].startswith("Not in this dataset: flux.")
     points = client.get(f"/api/v1/datasets/{ingested}/data/", {"points": "1"})
     assert points.json() == {"points": ["Ensure this value is greater than or equal to 2."]}
+
+
+def test_a_canonical_table_gone_from_storage_is_a_404_that_says_so(api, demo_user, ingested):
+    from cells.models import Dataset
+
+    dataset = Dataset.objects.get(human_id=ingested)
+    dataset.parquet_file.storage.delete(dataset.parquet_file.name)
+    response = api(demo_user).get(f"/api/v1/datasets/{ingested}/data/")
+    assert response.status_code == 404
+    assert response.json()["detail"].endswith("upload the raw file again.")
