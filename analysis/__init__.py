@@ -1,6 +1,7 @@
 """What is computed.
 
-The modules at this level that do not start with a Django name (models, admin, api, tasks,
-services, apps, migrations, views) are the pure core: they import neither Django nor Celery,
-work on numbers, arrays and Arrow tables, and carry their units in their names.
+``analysis.core`` is the pure core (no Django, no Celery, nothing of the project outside it).
+Around it, the Django side: stored results (models), ingestion and recomputation (services),
+Celery entry points (tasks), the API of datasets and results, and the demo lab, which may
+know every app.
 """

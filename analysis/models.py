@@ -3,7 +3,7 @@ and cell metrics. Computed by the tasks from the pure core; never edited by hand
 import pyarrow as pa
 from django.db import models
 
-from analysis.cycling import SUMMARY_COLUMNS
+from analysis.core.cycling import SUMMARY_COLUMNS
 from cells.models import Cell, Dataset
 
 

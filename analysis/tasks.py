@@ -32,12 +32,6 @@ def recompute_cell(cell_id: int) -> str:
     return _giving_memory_back(lambda: services.recompute_cell(cell_id))
 
 
-def queue_ingestion(dataset, raw_file) -> None:
-    """Queue ingestion once the upload's transaction has committed (the worker must see it)."""
-    services.reset_stages(dataset)
-    transaction.on_commit(lambda: ingest_dataset.delay(dataset.pk, raw_file.pk))
-
-
 def queue_recompute(cell_ids) -> None:
     for cell_id in set(cell_ids):
         transaction.on_commit(lambda cell_id=cell_id: recompute_cell.delay(cell_id))

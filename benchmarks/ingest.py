@@ -6,14 +6,14 @@ against the floor of pyarrow reading the same file alone.
 
 What it does
 ------------
-1. Generates realistic cycling data (``analysis.synthetic.paper_nacro2_long_term``, NaCrO2
+1. Generates realistic cycling data (``analysis.core.synthetic.paper_nacro2_long_term``, NaCrO2
    95:2:3 half cell, 102 cycles, with a sample interval small enough to reach the requested
    number of rows, then trimmed to exactly that many) and writes it, chunk by chunk, as
 
    * a BioLogic EC-Lab text export (``.mpt``: Latin-1, ``EC-Lab ASCII FILE`` /
      ``Nb header lines : N`` header shaped like a real GCPL export, 25 tab-separated columns
      from ``mode`` to ``P/W``), and
-   * a Battery Data Format CSV (``.bdf.csv``, written with ``analysis.synthetic.to_bdf_csv``
+   * a Battery Data Format CSV (``.bdf.csv``, written with ``analysis.core.synthetic.to_bdf_csv``
      one chunk at a time).
 
    Generation runs in its own process, so its memory is nobody else's.
@@ -25,10 +25,10 @@ What it does
      second floor reading only the columns the project's reader converts;
    * ingestion: Django set up against a fresh database (default: SQLite in the temp folder;
      ``--database-url`` for another one, which is DROPPED and re-created for every run, so
-     its name must contain "bench"), migrate, ``samples.demo.load_demo_lab()``, the imports a
+     its name must contain "bench"), migrate, ``analysis.demo.lab.load_demo_lab()``, the imports a
      worker would have done by its second file (pyarrow imports pandas lazily on its first numpy
      conversion: ~0.2 s and ~50 MiB once per worker process), then
-     ``cells.services.receive_raw_file`` of the file for the demo run ``nco95_70mpa`` inside an
+     ``analysis.services.raw_file_receive`` of the file for the demo run ``nco95_70mpa`` inside an
      outer transaction; on commit the Celery task runs eagerly (no broker configured) and
      performs ``analysis.services.ingest``. ``ingest_s`` is the time of that on-commit
      ingestion alone (not migrate, demo lab or copying the file into the media folder).
@@ -154,7 +154,7 @@ MPT_COLUMNS = (
 
 def _synthetic(rows: int):
     """The NaCrO2 long-term preset with enough points for ``rows`` rows, trimmed to ``rows``."""
-    from analysis import synthetic
+    from analysis.core import synthetic
 
     coarse = synthetic.paper_nacro2_long_term(70.0, sample_interval_s=30.0, cycler_counters=True)
     duration = float(coarse.table["test_time_s"][-1].as_py())
@@ -311,7 +311,7 @@ def _mpt_header(data, file_name: str) -> list[str]:
         "Electrode material : NaCrO2 95:2:3 (infiltrated)",
         "Initial state : pristine",
         "Electrolyte : Na4(B12H12)(B10H10)",
-        "Comments : synthetic benchmark file (analysis.synthetic.paper_nacro2_long_term)",
+        "Comments : synthetic benchmark file (analysis.core.synthetic.paper_nacro2_long_term)",
         f"Mass of active material : {cell.active_mass_mg:.3f} mg",
         " at x = 0.000",
         "Molecular weight of active material (at x = 0) : 106.990 g/mol",
@@ -334,7 +334,7 @@ def _mpt_header(data, file_name: str) -> list[str]:
 
 def _mpt_used_columns() -> list[str] | None:
     """The columns of our .mpt that the project's reader converts (None if it no longer says)."""
-    from analysis.readers import biologic
+    from analysis.core.readers import biologic
 
     used = getattr(biologic, "_USED_COLUMNS", None)
     return None if used is None else [name for name in MPT_COLUMNS if name in used]
@@ -345,7 +345,7 @@ def child_generate(spec: dict) -> dict:
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    from analysis import synthetic
+    from analysis.core import synthetic
 
     rows = spec["rows"]
     folder = pathlib.Path(spec["folder"])
@@ -464,8 +464,8 @@ def child_ingest(spec: dict) -> dict:
 
     from analysis.models import CycleStep, CycleSummary, ProcessingStage
     from cells.models import Dataset
-    from cells.services import receive_raw_file
-    from samples.demo import load_demo_lab
+    from analysis.services import raw_file_receive
+    from analysis.demo.lab import load_demo_lab
 
     call_command("migrate", interactive=False, verbosity=0)
     lab = load_demo_lab()
@@ -479,10 +479,10 @@ def child_ingest(spec: dict) -> dict:
     import pyarrow as pa
     import pyarrow.parquet
 
-    import analysis.cycling
-    import analysis.readers.registry
+    import analysis.core.cycling
+    import analysis.core.readers.registry
 
-    del pyarrow.parquet, analysis.cycling, analysis.readers.registry  # imported for their cost
+    del pyarrow.parquet, analysis.core.cycling, analysis.core.readers.registry  # imported for their cost
 
     pa.array(np.zeros(1))
     warm_s, warm_mib = time.perf_counter() - t0, (rss_mib() or 0.0) - (rss0 or 0.0)
@@ -508,7 +508,7 @@ def child_ingest(spec: dict) -> dict:
         outer.__enter__()
         try:
             t0 = time.perf_counter()
-            received = receive_raw_file(run, upload, user=lab["user"])
+            received = raw_file_receive(run=run, uploaded=upload, user=lab["user"])
             store_s = time.perf_counter() - t0
         except BaseException:
             outer.__exit__(*sys.exc_info())
@@ -665,7 +665,7 @@ def _report_failure(fmt: str, ingest: dict, rows: int) -> None:
 
 def _benchmark(args, formats: list[str], folder: pathlib.Path) -> int:
     print(f"machine: {machine()}")
-    print(f"generating {args.rows:,} rows (analysis.synthetic.paper_nacro2_long_term) ...", flush=True)
+    print(f"generating {args.rows:,} rows (analysis.core.synthetic.paper_nacro2_long_term) ...", flush=True)
     generated = run_child("generate", {"rows": args.rows, "folder": str(folder)}, folder,
                           child_env(folder, "gen"))
     rows = generated["rows"]

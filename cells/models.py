@@ -9,9 +9,9 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from simple_history.models import HistoricalRecords
 
-from analysis import process
-from analysis.readers import ReaderError
-from analysis.readers.mapped_csv import mapped_csv_reader
+from analysis.core import process
+from analysis.core.readers import ReaderError
+from analysis.core.readers.mapped_csv import mapped_csv_reader
 from eln.models import LabRecord
 from samples.models import AlloyBatch, Electrode, ElectrolyteBatch
 

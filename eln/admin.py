@@ -9,7 +9,7 @@ button listing who changed what and when. This module holds the bases the apps' 
 - ``LabRecordAdmin``: label id first, search by label id and notes, ``created_by`` /
   ``modified_by`` filled in on save, derived numbers in their own read-only section.
 - ``derived()``: a read-only field showing a number the model computes; inconsistent inputs
-  (a ValueError from ``analysis.process``) show "—" with the message instead of an error page.
+  (a ValueError from ``analysis.core.process``) show "—" with the message instead of an error page.
 """
 import logging
 from operator import attrgetter

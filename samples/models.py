@@ -9,7 +9,7 @@ from django.db import models
 from django.db.models import Sum
 from simple_history.models import HistoricalRecords
 
-from analysis import process
+from analysis.core import process
 from eln.models import LabRecord
 
 positive = MinValueValidator(0)

@@ -1,4 +1,4 @@
-"""The demo lab (samples/demo.py, manage.py load_demo_lab): the paper's lab in an empty database,
+"""The demo lab (analysis/demo/lab.py, manage.py load_demo_lab): the paper's lab in an empty database,
 with the paper's numbers coming out of the records."""
 from io import StringIO
 
@@ -18,7 +18,8 @@ from cells.models import (
     ProtocolStep,
 )
 from eln.models import HumanIdCounter, Project, ProjectMembership
-from samples import demo, services
+from analysis.demo import lab as demo
+from samples import services
 from samples.models import (
     AlloyBatch,
     AlloyBatchInput,

@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from analysis.cycling import SUMMARY_COLUMNS
+from analysis.core.cycling import SUMMARY_COLUMNS
 from analysis.models import CellMetrics, CycleSummary
 
 

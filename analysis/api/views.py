@@ -1,16 +1,27 @@
-"""Reads of the analysis results: per-cycle summaries, cell metrics, the canonical data."""
+"""Reads of the analysis results: datasets with their per-cycle summaries and canonical data,
+and cell metrics."""
 import numpy as np
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import permissions
+from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from analysis.api.serializers import (
     CellMetricsSerializer,
     CycleDataQuerySerializer,
     CycleSummarySerializer,
 )
-from analysis.downsample import min_max_indices
+from analysis.core.downsample import min_max_indices
 from analysis.models import CellMetrics, CycleSummary
 from analysis.services import StageFailed, canonical_columns, read_canonical
+from cells import filtersets
+from cells.api.serializers import DatasetSerializer
+from cells.models import Cell, Dataset
+from eln.api.views import LabRecordViewSet
+from eln.permissions import visible_records
 
 # Beyond this many rows a JSON answer gets too large to be useful; plots ask for points.
 MAX_ROWS_WITHOUT_POINTS = 100_000
@@ -22,13 +33,6 @@ def cycle_summaries(dataset, request):
         rows = rows.filter(complete=True)
     return Response({"dataset": dataset.human_id, "count": rows.count(),
                      "results": CycleSummarySerializer(rows, many=True).data})
-
-
-def cell_metrics(cell):
-    metrics = CellMetrics.objects.filter(cell=cell).select_related("cell", "dataset").first()
-    if metrics is None:
-        raise NotFound(f"{cell.human_id} has no metrics yet: no dataset of it has been processed.")
-    return Response(CellMetricsSerializer(metrics).data)
 
 
 def cycle_data(dataset, request):
@@ -78,3 +82,43 @@ def cycle_data(dataset, request):
         columns["cycle_number"] = cycle_of_row[start:stop][index].tolist()
     return Response({"dataset": dataset.human_id, "rows": int(stop - start), "points": len(index), "columns": columns})
 
+
+
+class DatasetViewSet(LabRecordViewSet):
+    """The datasets read from the cyclers' files, with what was computed from them."""
+
+    queryset = Dataset.objects.select_related("project", "run", "raw_file__run")
+    serializer_class = DatasetSerializer
+    filterset_class = filtersets.DatasetFilterSet
+    http_method_names = ["get", "head", "options", "delete"]
+
+    @extend_schema(responses=CycleSummarySerializer(many=True),
+                   parameters=[OpenApiParameter("complete", bool, description="only complete cycles")])
+    @action(detail=True, methods=["get"])
+    def cycles(self, request, human_id=None):
+        """The per-cycle summary of the dataset."""
+        return cycle_summaries(self.get_object(), request)
+
+    @extend_schema(parameters=[
+        OpenApiParameter("cycles", str, description="one cycle (3) or a range (2-5)"),
+        OpenApiParameter("points", int, description="down-sample to at most this many points"),
+        OpenApiParameter("columns", str, description="comma-separated canonical columns"),
+    ])
+    @action(detail=True, methods=["get"])
+    def data(self, request, human_id=None):
+        """The canonical data of a cycle range, down-sampled on request, as columns."""
+        return cycle_data(self.get_object(), request)
+
+
+class CellMetricsView(APIView):
+    """What a researcher reports for the cell, from its processed cycling data."""
+
+    permission_classes = [permissions.IsAuthenticated]
+
+    @extend_schema(responses=CellMetricsSerializer)
+    def get(self, request, human_id: str):
+        cell = get_object_or_404(visible_records(request.user, Cell.objects.all()), human_id=human_id)
+        metrics = CellMetrics.objects.filter(cell=cell).select_related("cell", "dataset").first()
+        if metrics is None:
+            raise NotFound(f"{cell.human_id} has no metrics yet: no dataset of it has been processed.")
+        return Response(CellMetricsSerializer(metrics).data)

@@ -8,4 +8,3 @@ def register(router):
     router.register("cells", views.CellViewSet, basename="cell")
     router.register("cycling-runs", views.CyclingRunViewSet, basename="cyclingrun")
     router.register("raw-files", views.RawDataFileViewSet, basename="rawdatafile")
-    router.register("datasets", views.DatasetViewSet, basename="dataset")

@@ -1,9 +1,6 @@
 from django.http import FileResponse
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework.decorators import action
-
-from analysis.api import views as analysis_views
-from analysis.api.serializers import CellMetricsSerializer, CycleSummarySerializer
 
 from cells import filtersets, models
 from cells.api import serializers
@@ -42,12 +39,6 @@ class CellViewSet(LabRecordViewSet):
     filterset_class = filtersets.CellFilterSet
     search_fields = ["human_id", "name", "notes"]
 
-    @extend_schema(responses=CellMetricsSerializer)
-    @action(detail=True, methods=["get"])
-    def metrics(self, request, human_id=None):
-        """What a researcher reports for the cell, from its newest processed dataset."""
-        return analysis_views.cell_metrics(self.get_object())
-
 
 class CyclingRunViewSet(LabRecordViewSet):
     queryset = models.CyclingRun.objects.select_related("project", "cell", "protocol", "channel__cycler")
@@ -67,27 +58,3 @@ class RawDataFileViewSet(ProjectRowsViewSet):
         """The file exactly as the cycler wrote it, streamed."""
         raw = self.get_object()
         return FileResponse(raw.file.open("rb"), as_attachment=True, filename=raw.original_name)
-
-
-class DatasetViewSet(LabRecordViewSet):
-    queryset = models.Dataset.objects.select_related("project", "run", "raw_file__run")
-    serializer_class = serializers.DatasetSerializer
-    filterset_class = filtersets.DatasetFilterSet
-    http_method_names = ["get", "head", "options", "delete"]
-
-    @extend_schema(responses=CycleSummarySerializer(many=True),
-                   parameters=[OpenApiParameter("complete", bool, description="only complete cycles")])
-    @action(detail=True, methods=["get"])
-    def cycles(self, request, human_id=None):
-        """The per-cycle summary of the dataset."""
-        return analysis_views.cycle_summaries(self.get_object(), request)
-
-    @extend_schema(parameters=[
-        OpenApiParameter("cycles", str, description="one cycle (3) or a range (2-5)"),
-        OpenApiParameter("points", int, description="down-sample to at most this many points"),
-        OpenApiParameter("columns", str, description="comma-separated canonical columns"),
-    ])
-    @action(detail=True, methods=["get"])
-    def data(self, request, human_id=None):
-        """The canonical data of a cycle range, down-sampled on request, as columns."""
-        return analysis_views.cycle_data(self.get_object(), request)

@@ -1,7 +1,9 @@
+"""The API's URLs: every app's routes under /api/v1/ (the composition root wires them)."""
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from cells.api.uploads import DatasetStatusView, RawFileUploadView
+from analysis.api.urls import register as register_analysis
+from analysis.api.urls import urlpatterns as analysis_urls
 from cells.api.urls import register as register_cells
 from eln.api.views import ProjectViewSet, TokenView
 from samples.api.urls import register as register_samples
@@ -10,9 +12,6 @@ router = DefaultRouter()
 router.register("projects", ProjectViewSet, basename="project")
 register_samples(router)
 register_cells(router)
+register_analysis(router)
 
-urlpatterns = [
-    path("auth/token/", TokenView.as_view(), name="api-token"),
-    path("cycling-runs/<str:human_id>/raw-files/", RawFileUploadView.as_view(), name="raw-file-upload"),
-    path("datasets/<str:human_id>/status/", DatasetStatusView.as_view(), name="dataset-status"),
-] + router.urls
+urlpatterns = [path("auth/token/", TokenView.as_view(), name="api-token"), *analysis_urls, *router.urls]

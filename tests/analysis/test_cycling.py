@@ -1,5 +1,5 @@
-"""Steps, cycles and per-cycle summaries (analysis.cycling), on hand-worked cases, on the
-synthetic paper cells (analysis.synthetic) and on two real cycler files from ../shared/data."""
+"""Steps, cycles and per-cycle summaries (analysis.core.cycling), on hand-worked cases, on the
+synthetic paper cells (analysis.core.synthetic) and on two real cycler files from ../shared/data."""
 import math
 import time
 
@@ -7,8 +7,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from analysis import cycling, synthetic
-from analysis.cycling import analyse_cycling, assign_cycles, detect_steps
+from analysis.core import cycling, synthetic
+from analysis.core.cycling import analyse_cycling, assign_cycles, detect_steps
 
 # hand-worked cells: 10 mg × 100 mAh/g, so 1C = 1 mA and 1 mAh is 100 mAh/g
 CELL = dict(active_mass_mg=10.0, electrode_area_cm2=1.0, reference_capacity_mah_g=100.0)

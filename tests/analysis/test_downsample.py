@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from analysis.downsample import min_max_indices
+from analysis.core.downsample import min_max_indices
 
 
 def test_downsampling_keeps_the_extremes_and_the_ends():

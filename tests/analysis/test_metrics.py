@@ -1,4 +1,4 @@
-"""Cell metrics (analysis.metrics): hand-worked summaries, and the paper's numbers from the
+"""Cell metrics (analysis.core.metrics): hand-worked summaries, and the paper's numbers from the
 synthetic paper cells through the whole pipeline (generate → detect_steps → assign_cycles →
 summarise_cycles → metrics)."""
 import json
@@ -9,7 +9,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from analysis import cycling, metrics, synthetic
+from analysis.core import cycling, metrics, synthetic
 
 
 def pct(value):

@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from analysis import process as p
+from analysis.core import process as p
 
 # Densities (g/cm3) from DOMAIN.md / ANALYSIS_METHODS.md §3.
 RHO_NACRO2_CALC, RHO_NACRO2_XRD, RHO_SN = 4.36, 4.4, 7.29

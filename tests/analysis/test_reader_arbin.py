@@ -4,8 +4,8 @@ import datetime as dt
 import numpy as np
 import pytest
 
-from analysis.readers import ReaderError
-from analysis.readers.arbin import (
+from analysis.core.readers import ReaderError
+from analysis.core.readers.arbin import (
     READERS,
     ArbinCsvReader,
     ArbinResReader,

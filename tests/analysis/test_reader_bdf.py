@@ -1,8 +1,8 @@
 """Battery Data Format CSV: the SINTEF/Landt reference file and generated preferred-label files."""
 import pytest
 
-from analysis.readers import ReaderError
-from analysis.readers.bdf import READERS, BdfCsvReader
+from analysis.core.readers import ReaderError
+from analysis.core.readers.bdf import READERS, BdfCsvReader
 
 BDF = "generic_csv/SINTEF__LiGrR2032__2024-04-30__25degC__Landt.bdf.csv"
 

@@ -12,8 +12,8 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from analysis.readers import CANONICAL_COLUMNS, REQUIRED_COLUMNS, ReaderError
-from analysis.readers.biologic import MPR_MAGIC, MPR_READER, MPT_READER, READERS
+from analysis.core.readers import CANONICAL_COLUMNS, REQUIRED_COLUMNS, ReaderError
+from analysis.core.readers.biologic import MPR_MAGIC, MPR_READER, MPT_READER, READERS
 
 GCPL_MPR = "biologic_mpr/gcpl.issue_211.mpr"
 GCPL_MPT = "biologic_mpt/gcpl.issue_211.mpt"

@@ -4,8 +4,8 @@ import random
 
 import pytest
 
-from analysis.readers import ReaderError
-from analysis.readers.registry import read_cycler_file
+from analysis.core.readers import ReaderError
+from analysis.core.readers.registry import read_cycler_file
 
 # pyarrow decodes a bad row's text before handing it to our invalid-row handler; on bytes that
 # are not UTF-8 that decoding fails inside pyarrow, which reports it as "unraisable" and goes on.

@@ -5,8 +5,8 @@ import datetime as dt
 import numpy as np
 import pytest
 
-from analysis.readers import ReaderError
-from analysis.readers.maccor import READERS, MaccorTextReader, parse_title_line
+from analysis.core.readers import ReaderError
+from analysis.core.readers.maccor import READERS, MaccorTextReader, parse_title_line
 
 F010 = "maccor_txt/PredictionDiagnostics_000109_tztest.010"
 F041 = "maccor_txt/maccor_test_file_4267-66-6519.041"

@@ -3,8 +3,8 @@ import datetime as dt
 
 import pytest
 
-from analysis.readers import ReaderError, mapped_csv
-from analysis.readers.mapped_csv import mapped_csv_reader
+from analysis.core.readers import ReaderError, mapped_csv
+from analysis.core.readers.mapped_csv import mapped_csv_reader
 
 EU_MAPPING = {
     "test_time_s": {"column": "Zeit(h)", "scale": 3600},

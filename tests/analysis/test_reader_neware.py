@@ -9,8 +9,8 @@ import zipfile
 import numpy as np
 import pytest
 
-from analysis.readers import CANONICAL_COLUMNS, ReaderError
-from analysis.readers.neware import (
+from analysis.core.readers import CANONICAL_COLUMNS, ReaderError
+from analysis.core.readers.neware import (
     NDA_READER,
     NDAX_READER,
     NEWARE_CSV_READER,

@@ -3,17 +3,17 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from analysis.readers import ReaderError, ReadResult, canonical_table
+from analysis.core.readers import ReaderError, ReadResult, canonical_table
 
 try:
-    from analysis.readers import registry
+    from analysis.core.readers import registry
 except ModuleNotFoundError as exc:  # pragma: no cover - only while the others' readers are missing
-    if exc.name not in ("analysis.readers.biologic", "analysis.readers.neware"):
+    if exc.name not in ("analysis.core.readers.biologic", "analysis.core.readers.neware"):
         raise
     pytest.skip(f"PENDING: registry imports {exc.name}, which has not landed yet",
                 allow_module_level=True)
 
-from analysis.readers import arbin, bdf, biologic, maccor, neware  # noqa: E402
+from analysis.core.readers import arbin, bdf, biologic, maccor, neware  # noqa: E402
 
 # shared file -> the reader that must be chosen
 MINE = {

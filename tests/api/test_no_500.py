@@ -1,7 +1,7 @@
 """Whatever a script sends, the API answers with a status a client can act on, never a 500."""
 import pytest
 
-from samples.demo import load_demo_lab
+from analysis.demo.lab import load_demo_lab
 
 pytestmark = pytest.mark.django_db
 

@@ -3,7 +3,7 @@ import pytest
 
 @pytest.fixture
 def demo_lab(db):
-    from samples.demo import load_demo_lab
+    from analysis.demo.lab import load_demo_lab
 
     return load_demo_lab()
 

@@ -2,8 +2,8 @@
 paper's numbers through the whole chain: upload, reader, cycles, summary, metrics."""
 import pytest
 
-from analysis import synthetic
-from analysis.demo_data import spec_for
+from analysis.core import synthetic
+from analysis.demo.cycling import spec_for
 from analysis.models import CellMetrics
 
 pytestmark = pytest.mark.django_db

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from analysis import synthetic
+from analysis.core import synthetic
 from analysis.models import CellMetrics, CycleSummary
 from tests.paths import shared_bytes
 

@@ -1,15 +1,13 @@
 """The harvester against the real app served by pytest-django's live server (PostgreSQL test
 database). Asserts on the upload records and HTTP answers, not on what ingestion makes of the files."""
-import importlib.util
 import json
 import logging
 import select
 import socket
+import types
 import socketserver
-import sys
 import threading
 import time
-import types
 import urllib.parse
 
 import pytest
@@ -27,15 +25,6 @@ from eln.harvester import cli
 from tests.paths import SHARED_DATA
 
 SAMPLE = SHARED_DATA / "biologic_mpt" / "gcpl.issue_149.mpt"
-
-
-@pytest.fixture(autouse=True)
-def ingestion(monkeypatch):
-    """The real in-process ingestion when it exists; a no-op until it does (these tests are about uploads)."""
-    if importlib.util.find_spec("analysis.tasks") is None:
-        stub = types.ModuleType("analysis.tasks")
-        stub.queue_ingestion = lambda dataset, raw_file: None
-        monkeypatch.setitem(sys.modules, "analysis.tasks", stub)
 
 
 @pytest.fixture

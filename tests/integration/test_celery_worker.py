@@ -81,7 +81,7 @@ def worker(celery_to_redis, settings, tmp_path):
 
 
 def test_a_real_worker_ingests_an_upload(worker, api):
-    from samples.demo import load_demo_lab
+    from analysis.demo.lab import load_demo_lab
 
     lab = load_demo_lab()
     run = lab["runs"]["nco95_70mpa"]

@@ -1,4 +1,4 @@
-"""Cell metrics from a per-cycle summary (:func:`analysis.cycling.summarise_cycles`).
+"""Cell metrics from a per-cycle summary (:func:`analysis.core.cycling.summarise_cycles`).
 
 The summary may be the Arrow table, a mapping of columns, a pandas DataFrame or a list of
 row dicts (as read back from the database). Pure numpy / pyarrow. Every function returns a
@@ -30,7 +30,7 @@ from typing import Any, Sequence
 import numpy as np
 import pyarrow as pa
 
-from analysis.cycling import summary_metadata
+from analysis.core.cycling import summary_metadata
 
 VERSION = "1.0.0"
 NOMINAL_C_RATES = (0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)

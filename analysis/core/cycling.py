@@ -1,7 +1,7 @@
 """Steps, cycles and per-cycle summaries from a canonical cycler table.
 
 Pure numpy / pyarrow: no Django, no Celery. Units are in the names (mA, mAh, mWh, V, s, mg, cm²).
-The input is the canonical table of :mod:`analysis.readers` (``test_time_s``, ``current_ma``
+The input is the canonical table of :mod:`analysis.core.readers` (``test_time_s``, ``current_ma``
 positive = charge, ``voltage_v``); the cycler's own step, cycle and capacity counters are *not*
 used: steps and cycles are derived from current and voltage so that every cycler's file is cut
 the same way.

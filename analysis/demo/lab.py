@@ -25,7 +25,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
-from analysis import process
+from analysis.core import process
 from cells.models import (
     Cell,
     CellPart,

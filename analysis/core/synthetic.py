@@ -1,7 +1,7 @@
 """Synthetic cycling data shaped like the paper's cells (deterministic, vectorised).
 
 Used by the tests, the demo data and the benchmark. The output is the canonical table of
-:mod:`analysis.readers` (``test_time_s``, ``current_ma`` positive = charge, ``voltage_v``, plus
+:mod:`analysis.core.readers` (``test_time_s``, ``current_ma`` positive = charge, ``voltage_v``, plus
 ``step_index``, ``cycle_index`` and optionally the cycler's capacity counters, ``ewe_v`` and
 ``ece_v``), built so that the analysis pipeline recovers given per-cycle numbers *exactly*:
 
@@ -31,7 +31,7 @@ from typing import Sequence
 import numpy as np
 import pyarrow as pa
 
-from analysis.readers import canonical_table
+from analysis.core.readers import canonical_table
 
 #: a 12 mm disc, cm²
 DISC_AREA_CM2 = math.pi * 0.6 ** 2
@@ -76,7 +76,7 @@ class CellSpec:
         return self.active_mass_mg / 1000.0 * self.reference_capacity_mah_g
 
     def analysis_kwargs(self) -> dict:
-        """The keyword arguments :func:`analysis.cycling.analyse_cycling` needs for this cell."""
+        """The keyword arguments :func:`analysis.core.cycling.analyse_cycling` needs for this cell."""
         return {"active_mass_mg": self.active_mass_mg,
                 "electrode_area_cm2": self.electrode_area_cm2,
                 "reference_capacity_mah_g": self.reference_capacity_mah_g,

@@ -10,8 +10,8 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from analysis import services
 from analysis.models import ProcessingStage
-from cells import services
 from cells.authentication import CyclerPrincipal, CyclerTokenAuthentication, PersonOrCycler
 from cells.models import CyclingRun, Dataset
 from eln.permissions import can_write, visible_projects
@@ -96,9 +96,9 @@ class RawFileUploadView(APIView):
             return Response({"file": ["Send the cycler's file in the multipart field 'file'."]},
                             status=status.HTTP_400_BAD_REQUEST)
         if isinstance(request.user, CyclerPrincipal):
-            received = services.receive_raw_file(run, uploaded, cycler_token=request.user.token)
+            received = services.raw_file_receive(run=run, uploaded=uploaded, cycler_token=request.user.token)
         else:
-            received = services.receive_raw_file(run, uploaded, user=request.user)
+            received = services.raw_file_receive(run=run, uploaded=uploaded, user=request.user)
         body = dataset_status(request, received.dataset)
         body["created"] = received.created
         return Response(body, status=status.HTTP_202_ACCEPTED if received.created else status.HTTP_200_OK,

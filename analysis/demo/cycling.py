@@ -5,9 +5,8 @@ import hashlib
 
 from django.core.files.base import ContentFile
 
-from analysis import synthetic
-from analysis.services import cell_parameters
-from cells.services import receive_raw_file
+from analysis.core import synthetic
+from analysis.services import cell_parameters, raw_file_receive
 
 # demo run key -> (synthetic preset, the synthetic cell it was designed for, extra arguments)
 DEMO_RUNS = {
@@ -43,6 +42,7 @@ def load_demo_cycling_data(records: dict) -> list:
         run = records["runs"][run_key]
         data = preset(cell=spec_for(run.cell, base), **arguments)
         content = synthetic.to_bdf_csv(data.table)
-        received = receive_raw_file(run, as_upload(f"{run.human_id}.bdf.csv", content), user=records["user"])
+        received = raw_file_receive(run=run, uploaded=as_upload(f"{run.human_id}.bdf.csv", content),
+                                    user=records["user"])
         datasets.append(received.dataset)
     return datasets

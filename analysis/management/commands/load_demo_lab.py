@@ -4,7 +4,7 @@ from django.db import transaction
 from rest_framework.authtoken.models import Token
 
 from eln.models import Project
-from samples import demo
+from analysis.demo import lab as demo
 
 
 class Command(BaseCommand):
@@ -27,7 +27,7 @@ class Command(BaseCommand):
             raise CommandError(str(error)) from error
         datasets = []
         if records and not without_cycling_data:
-            from analysis.demo_data import load_demo_cycling_data
+            from analysis.demo.cycling import load_demo_cycling_data
 
             # Uploaded like a cycler's files; ingested in process, or by the workers when a
             # broker is configured.

@@ -1,0 +1,13 @@
+"""The pure core of the analysis: numbers, arrays and Arrow tables in, numbers and tables out.
+
+Nothing here imports Django, Celery or any other module of the project outside this package
+(checked by tests/analysis/test_pure_core.py). Every quantity carries its unit in its name;
+every function raises an error naming the argument it cannot work with.
+
+- ``process``: the lab's process calculations (porosity, uptake, N/P, 1C current, ...)
+- ``readers``: cycler files into the canonical table
+- ``cycling``: steps, cycles and the per-cycle summary
+- ``metrics``: what a researcher reports for a cell
+- ``downsample``: points for plots
+- ``synthetic``: paper-shaped cycling data for tests and the demo
+"""
