@@ -6,4 +6,4 @@ class AnalysisConfig(AppConfig):
     verbose_name = "Analysis"
 
     def ready(self):
-        from analysis import signals  # noqa: F401 - connects the recompute triggers
+        from analysis import services, signals  # noqa: F401 - dataset deletes; recompute on changes

@@ -28,9 +28,14 @@ from analysis.models import CellMetrics, CycleStep, CycleSummary, ProcessingStag
 from analysis.core.readers import ReaderError
 from analysis.core.readers.registry import read_cycler_file
 from cells.models import Cell, CellPart, CyclingRun, Dataset, RawDataFile
+from eln.services import RecordSpec, register
 
 log = logging.getLogger(__name__)
 Stage = ProcessingStage.Name
+
+
+# A dataset is deleted through eln.services.record_delete; the cell's results are recomputed.
+DATASET = register(RecordSpec(Dataset))
 
 
 class StageFailed(Exception):

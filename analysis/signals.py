@@ -1,49 +1,55 @@
-"""Recompute a cell's summaries and metrics when what they are computed from changes:
-masses and loadings, areas, materials' reference capacities, parts, protocol, run state."""
-from django.db.models.signals import post_delete, post_save
+"""Results are recomputed when a service changes something they are computed from, once per
+cell and transaction (``analysis.tasks.queue_recompute``), and only then.
+
+The services announce every change with the names of the fields and child rows that changed
+(``eln.signals.records_changed``); ``RESULT_INPUTS`` lists those a cell's summaries and metrics
+are computed from. A change of a lot's storage place, a cell's notes or a component's mass
+taken from stock queues nothing.
+"""
 from django.dispatch import receiver
 
-from cells.models import Cell, CellPart, CyclingRun, Dataset, Protocol, ProtocolStep
-from samples.models import (
-    Electrode,
-    ElectrodeSheet,
-    LoadingDisc,
-    Material,
-    SheetComponent,
-)
+from cells.models import Cell, CyclingRun, Dataset, Protocol
+from cells.selectors import cells_using
+from eln.signals import records_changed
+from samples.models import Electrode, ElectrodeSheet, Material
+
+# model -> the fields ("name") and child rows ("set.field", "set.row" when rows came or went,
+# "set.*" for any change of the set) that summaries and metrics read.
+RESULT_INPUTS = {
+    Material: {"reference_specific_capacity_mah_g"},
+    ElectrodeSheet: {"current_collector_areal_mass_mg_cm2", "components.role", "components.lot",
+                     "components.mass_fraction_percent", "components.row", "loading_discs.*"},
+    Electrode: {"sheet", "diameter_mm", "mass_mg"},
+    Cell: {"kind", "parts.electrode", "parts.role", "parts.row"},
+    CyclingRun: {"cell", "state", "started_at", "protocol"},
+    Protocol: {"steps.*"},
+    Dataset: set(),  # only its deletion: the cell's history loses it
+}
 
 
-def cells_affected_by(instance) -> set[int]:
-    if isinstance(instance, Cell):
-        return {instance.pk}
-    if isinstance(instance, (CellPart, CyclingRun)):
-        return {instance.cell_id}
-    if isinstance(instance, Electrode):
-        return set(CellPart.objects.filter(electrode=instance).values_list("cell_id", flat=True))
-    if isinstance(instance, (LoadingDisc, SheetComponent)):
-        sheet_ids = {instance.sheet_id}
-    elif isinstance(instance, ElectrodeSheet):
-        sheet_ids = {instance.pk}
-    elif isinstance(instance, Material):
-        sheet_ids = set(SheetComponent.objects.filter(lot__material=instance).values_list("sheet_id", flat=True))
-    elif isinstance(instance, (Protocol, ProtocolStep)):
-        protocol_id = instance.pk if isinstance(instance, Protocol) else instance.protocol_id
-        return set(CyclingRun.objects.filter(protocol_id=protocol_id).values_list("cell_id", flat=True))
-    else:
-        return set()
-    return set(CellPart.objects.filter(electrode__sheet_id__in=sheet_ids).values_list("cell_id", flat=True))
+def feeds_results(model, *, fields, children) -> bool:
+    inputs = RESULT_INPUTS.get(model, set())
+    if fields & inputs:
+        return True
+    for name, changed in children.items():
+        if f"{name}.*" in inputs or any(f"{name}.{field}" in inputs for field in changed):
+            return True
+    return False
 
 
-WATCHED = (Cell, CellPart, CyclingRun, Electrode, ElectrodeSheet, LoadingDisc, SheetComponent, Material,
-           Protocol, ProtocolStep)
-
-
-@receiver([post_save, post_delete])
-def recompute_on_change(sender, instance, raw=False, **kwargs):
-    if raw or sender not in WATCHED:
+@receiver(records_changed)
+def recompute_results(sender, record, created, deleted, fields, children, **kwargs):
+    if sender not in RESULT_INPUTS or created:
+        return  # a new record has no data computed from it yet
+    if not deleted and not feeds_results(sender, fields=fields, children=children):
         return
     from analysis.tasks import queue_recompute
 
-    cells = cells_affected_by(instance)
+    cells = cells_using(record)
     with_data = Dataset.objects.filter(run__cell_id__in=cells).exclude(parquet_file="")
+    if deleted and isinstance(record, Dataset):
+        with_data = with_data.exclude(pk=record.pk)
+        queue_recompute({record.run.cell_id} | set(with_data.values_list("run__cell_id", flat=True)))
+        return
     queue_recompute(with_data.values_list("run__cell_id", flat=True).distinct())
+

@@ -32,6 +32,31 @@ def recompute_cell(cell_id: int) -> str:
     return _giving_memory_back(lambda: services.recompute_cell(cell_id))
 
 
+class _PendingRecompute:
+    """The cells to recompute once the transaction commits: one task per cell, however many
+    changes of the transaction touched it."""
+
+    def __init__(self):
+        self.cells: set[int] = set()
+
+    def __call__(self):
+        for cell_id in sorted(self.cells):
+            recompute_cell.delay(cell_id)
+
+
 def queue_recompute(cell_ids) -> None:
-    for cell_id in set(cell_ids):
-        transaction.on_commit(lambda cell_id=cell_id: recompute_cell.delay(cell_id))
+    """Recompute these cells after the commit, each once per transaction."""
+    cell_ids = set(cell_ids)
+    if not cell_ids:
+        return
+    connection = transaction.get_connection()
+    if connection.in_atomic_block:
+        # One collector per transaction, kept among its on-commit callbacks: dropped with them
+        # when the transaction rolls back.
+        for _savepoints, callback, _robust in connection.run_on_commit:
+            if isinstance(callback, _PendingRecompute):
+                callback.cells |= cell_ids
+                return
+    pending = _PendingRecompute()
+    pending.cells |= cell_ids
+    transaction.on_commit(pending)

@@ -1,15 +1,14 @@
 """Admin of cells: cyclers and channels (lab equipment), protocols, cells and their parts,
 cycling runs, raw data files (read-only: never altered) and datasets (written by processing)."""
 
-from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db.models import Count
 from django.template.response import TemplateResponse
-from django.utils import timezone
 from django.utils.html import format_html
 
-from cells import models
-from eln.admin import ChildInline, HistoryAdmin, LabRecordAdmin, derived
+from cells import models, selectors, services
+from eln.admin import ChildInline, HistoryAdmin, LabRecordAdmin, ReadOnlyRowsAdminMixin, ServiceWritesMixin, derived
 
 
 # --- cyclers ------------------------------------------------------------------------------------
@@ -41,8 +40,11 @@ class CyclerTokenInline(ChildInline):
 
 
 @admin.register(models.Cycler)
-class CyclerAdmin(HistoryAdmin):
+class CyclerAdmin(ServiceWritesMixin, HistoryAdmin):
     project_path = None  # lab equipment shared by all projects
+    create_service = staticmethod(services.cycler_register)
+    update_service = staticmethod(services.cycler_update)
+    record_kwarg = "cycler"
     list_display = ("name", "vendor", "model", "serial_number", "location", "channel_count")
     list_filter = ("vendor", "location")
     search_fields = ("name", "model", "serial_number", "location")
@@ -77,13 +79,17 @@ class CyclerTokenAdmin(HistoryAdmin):
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             return ()
-        return ("cycler", "key_prefix", "created_at", "created_by", "last_used_at")
+        # A revoked token stays revoked: revoking is an action, never a field to clear.
+        return ("cycler", "key_prefix", "created_at", "created_by", "last_used_at", "revoked_at")
 
     def save_model(self, request, obj, form, change):
-        if not change:
-            obj.created_by = request.user
-            request._new_cycler_token_key = obj.set_new_key()  # shown once by response_add, never stored
-        super().save_model(request, obj, form, change)
+        if change:
+            services.cycler_token_relabel(user=request.user, token=obj, label=form.cleaned_data.get("label", ""))
+            return
+        token, key = services.cycler_token_issue(user=request.user, cycler=form.cleaned_data["cycler"],
+                                                 label=form.cleaned_data.get("label", ""))
+        obj.pk, obj._state.adding, obj.key_prefix = token.pk, False, token.key_prefix
+        request._new_cycler_token_key = key  # shown once by response_add, never stored
 
     def response_add(self, request, obj, post_url_continue=None):
         key = getattr(request, "_new_cycler_token_key", None)
@@ -103,16 +109,17 @@ class CyclerTokenAdmin(HistoryAdmin):
     def revoke(self, request, queryset):
         count = 0
         for token in queryset.filter(revoked_at__isnull=True):
-            token.revoked_at = timezone.now()
-            token._history_user = request.user
-            token.save(update_fields=["revoked_at"])
+            services.cycler_token_revoke(user=request.user, token=token)
             count += 1
         self.message_user(request, f"{count} token(s) revoked.", messages.SUCCESS)
 
 
 @admin.register(models.Channel)
-class ChannelAdmin(HistoryAdmin):
+class ChannelAdmin(ServiceWritesMixin, HistoryAdmin):
     project_path = None
+    create_service = staticmethod(services.channel_add)
+    update_service = staticmethod(services.channel_update)
+    record_kwarg = "channel"
     list_display = ("__str__", "cycler", "number")
     list_filter = ("cycler",)
     search_fields = ("cycler__name", "number")
@@ -122,22 +129,8 @@ class ChannelAdmin(HistoryAdmin):
 # --- protocols -----------------------------------------------------------------------------------
 
 
-class ProtocolStepForm(forms.ModelForm):
-    class Meta:
-        model = models.ProtocolStep
-        fields = "__all__"
-
-    def clean(self):
-        data = super().clean()
-        low, high = data.get("lower_cutoff_v"), data.get("upper_cutoff_v")
-        if low is not None and high is not None and low >= high:
-            self.add_error("upper_cutoff_v", f"The upper cut-off ({high:g} V) must be above the lower one ({low:g} V).")
-        return data
-
-
 class ProtocolStepInline(ChildInline):
     model = models.ProtocolStep
-    form = ProtocolStepForm
     fields = ("order", "cycle_count", "charge_c_rate", "discharge_c_rate", "lower_cutoff_v", "upper_cutoff_v",
               "rest_min")
     extra = 1
@@ -145,6 +138,9 @@ class ProtocolStepInline(ChildInline):
 
 @admin.register(models.Protocol)
 class ProtocolAdmin(LabRecordAdmin):
+    create_service = staticmethod(services.protocol_define)
+    update_service = staticmethod(services.protocol_update)
+    record_kwarg = "protocol"
     list_display = ("human_id", "name", "cycle_count", "project")
     search_fields = ("human_id", "name", "description", "notes")
     inlines = (ProtocolStepInline,)
@@ -156,49 +152,29 @@ class ProtocolAdmin(LabRecordAdmin):
 
 
 @admin.register(models.ProtocolStep)
-class ProtocolStepAdmin(HistoryAdmin):
+class ProtocolStepAdmin(ReadOnlyRowsAdminMixin, HistoryAdmin):
     project_path = "protocol__project"
-    parent_field = "protocol"
-    form = ProtocolStepForm
     list_display = ("protocol", "order", "cycle_count", "charge_c_rate", "discharge_c_rate", "lower_cutoff_v",
                     "upper_cutoff_v")
     search_fields = ("protocol__human_id", "protocol__name")
     list_select_related = ("protocol",)
-    autocomplete_fields = ("protocol",)
 
 
 # --- cells ----------------------------------------------------------------------------------------
 
 
-class CellPartForm(forms.ModelForm):
-    class Meta:
-        model = models.CellPart
-        fields = "__all__"
-
-    def clean(self):
-        data = super().clean()
-        if not (data.get("electrode") or data.get("alloy_batch") or data.get("description")):
-            raise forms.ValidationError("A part needs an electrode, an alloy batch or a description (e.g. Na metal foil).")
-        return data
-
-
 class CellPartInline(ChildInline):
     model = models.CellPart
-    form = CellPartForm
-    fields = ("role", "electrode", "alloy_batch", "mass_mg", "description")
-    autocomplete_fields = ("electrode", "alloy_batch")
+    fields = ("role", "electrode", "alloy_batch", "lot", "mass_mg", "description")
+    autocomplete_fields = ("electrode", "alloy_batch", "lot")
     extra = 1
-
-
-CELL_PREFETCH = (
-    "parts__electrode__sheet__components__lot__material",
-    "parts__electrode__sheet__loading_discs",
-    "parts__alloy_batch",
-)
 
 
 @admin.register(models.Cell)
 class CellAdmin(LabRecordAdmin):
+    create_service = staticmethod(services.cell_build)
+    update_service = staticmethod(services.cell_update)
+    record_kwarg = "cell"
     list_display = ("human_id", "name", "kind", "assembled_on", "hardware", "stack_pressure_mpa",
                     "excluded_from_comparisons", "project")
     list_filter = ("kind", "hardware", "np_basis", "excluded_from_comparisons", "project")
@@ -217,24 +193,21 @@ class CellAdmin(LabRecordAdmin):
 
     def get_object(self, request, object_id, from_field=None):
         # The derived numbers walk parts → electrodes → sheets → components; fetch them once.
-        queryset = self.get_queryset(request).prefetch_related(*CELL_PREFETCH)
+        queryset = self.get_queryset(request).prefetch_related(*selectors.CELL_PREFETCH)
         field = self.opts.pk if from_field is None else self.opts.get_field(from_field)
         try:
             return queryset.get(**{field.name: field.to_python(object_id)})
-        except (self.model.DoesNotExist, ValueError, forms.ValidationError):
+        except (self.model.DoesNotExist, ValueError, ValidationError):
             return None
 
 
 @admin.register(models.CellPart)
-class CellPartAdmin(HistoryAdmin):
+class CellPartAdmin(ReadOnlyRowsAdminMixin, HistoryAdmin):
     project_path = "cell__project"
-    parent_field = "cell"
-    form = CellPartForm
-    list_display = ("cell", "role", "electrode", "alloy_batch", "mass_mg", "description")
+    list_display = ("cell", "role", "electrode", "alloy_batch", "lot", "mass_mg", "description")
     list_filter = ("role",)
     search_fields = ("cell__human_id", "electrode__human_id", "alloy_batch__human_id", "description")
-    list_select_related = ("cell", "electrode", "alloy_batch")
-    autocomplete_fields = ("cell", "electrode", "alloy_batch")
+    list_select_related = ("cell", "electrode", "alloy_batch", "lot")
 
 
 # --- runs, raw files, datasets ---------------------------------------------------------------------
@@ -261,6 +234,9 @@ class RawDataFileInline(ReadOnlyMixin, ChildInline):
 
 @admin.register(models.CyclingRun)
 class CyclingRunAdmin(LabRecordAdmin):
+    create_service = staticmethod(services.cycling_run_start)
+    update_service = staticmethod(services.cycling_run_update)
+    record_kwarg = "run"
     list_display = ("human_id", "cell", "channel", "protocol", "state", "started_at", "finished_at", "project")
     list_filter = ("state", "channel__cycler", "project")
     search_fields = ("human_id", "notes", "cell__human_id", "cell__name")

@@ -7,15 +7,35 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
+from django.db.models import F, Q
 from simple_history.models import HistoricalRecords
 
 from analysis.core import process
 from analysis.core.readers import ReaderError
 from analysis.core.readers.mapped_csv import mapped_csv_reader
-from eln.models import LabRecord
-from samples.models import AlloyBatch, Electrode, ElectrolyteBatch
+from eln.models import LabRecord, RulesInClean
+from samples.models import (
+    AlloyBatch,
+    Electrode,
+    ElectrolyteBatch,
+    Material,
+    PrecursorLot,
+    lot_use_problem,
+    material_use_problem,
+)
 
 positive = MinValueValidator(0)
+
+
+def cutoff_problem(lower_v: float | None, upper_v: float | None) -> str | None:
+    """The voltage window's one rule: the lower cut-off is below the upper one."""
+    if lower_v is not None and upper_v is not None and lower_v >= upper_v:
+        return f"The lower cut-off ({lower_v:g} V) must be below the upper cut-off ({upper_v:g} V)."
+    return None
+
+
+def cutoffs_ordered() -> Q:
+    return Q(lower_cutoff_v__isnull=True) | Q(upper_cutoff_v__isnull=True) | Q(lower_cutoff_v__lt=F("upper_cutoff_v"))
 
 
 class Cycler(models.Model):
@@ -89,7 +109,9 @@ class Protocol(LabRecord):
         return rates
 
 
-class ProtocolStep(models.Model):
+class ProtocolStep(RulesInClean, models.Model):
+    RULES_IN_CLEAN = ("protocol_step_cutoffs_ordered",)
+
     protocol = models.ForeignKey(Protocol, on_delete=models.CASCADE, related_name="steps")
     order = models.PositiveSmallIntegerField(default=1)
     cycle_count = models.PositiveIntegerField(default=1, validators=[MinValueValidator(1)])
@@ -102,9 +124,19 @@ class ProtocolStep(models.Model):
 
     class Meta:
         ordering = ["order", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["protocol", "order"], name="step_order_once_per_protocol"),
+            models.CheckConstraint(condition=cutoffs_ordered(), name="protocol_step_cutoffs_ordered",
+                                   violation_error_message="The lower cut-off must be below the upper cut-off."),
+        ]
+
+    def clean(self):
+        problem = cutoff_problem(self.lower_cutoff_v, self.upper_cutoff_v)
+        if problem:
+            raise ValidationError({"lower_cutoff_v": f"Step {self.order}: {problem}"})
 
 
-class Cell(LabRecord):
+class Cell(RulesInClean, LabRecord):
     """A pressed cell (or a liquid-electrolyte reference coin cell) with its electrodes by role."""
 
     HUMAN_ID_PREFIX = "CELL"
@@ -154,6 +186,32 @@ class Cell(LabRecord):
         help_text="empty: decided by the ±5 % loading check; yes/no: a person's decision",
     )
     history = HistoricalRecords()
+
+    BALANCED_KINDS = (Kind.FULL, Kind.THREE_ELECTRODE)
+    RULES_IN_CLEAN = ("cell_cutoffs_ordered",)
+
+    class Meta(LabRecord.Meta):
+        constraints = [
+            models.CheckConstraint(condition=cutoffs_ordered(), name="cell_cutoffs_ordered",
+                                   violation_error_message="The lower cut-off must be below the upper cut-off."),
+        ]
+
+    def clean(self):
+        errors = {}
+        problem = cutoff_problem(self.lower_cutoff_v, self.upper_cutoff_v)
+        if problem:
+            errors["lower_cutoff_v"] = problem
+        if self.np_basis == self.NpBasis.MEASURED and self.kind in self.BALANCED_KINDS:
+            for field in ("negative_capacity_for_np_mah_g", "positive_capacity_for_np_mah_g"):
+                if getattr(self, field) is None:
+                    errors[field] = "Required when the N/P basis is 'measured': the half cell's reversible capacity."
+        if self.separator_batch_id:
+            problem = material_use_problem(self.separator_batch.product, "solid electrolyte",
+                                           what=self.separator_batch.human_id)
+            if problem:
+                errors["separator_batch"] = problem
+        if errors:
+            raise ValidationError(errors)
 
     def electrode_in_role(self, role: str):
         return next((part for part in self.parts.all() if part.role == role), None)
@@ -211,8 +269,10 @@ class Cell(LabRecord):
         return process.np_ratio(loadings[0], q_neg, loadings[1], q_pos)
 
 
-class CellPart(models.Model):
+class CellPart(RulesInClean, models.Model):
     """An electrode of a cell in its role: a cast electrode, an alloy, or a metal foil."""
+
+    RULES_IN_CLEAN = ("electrode_in_one_cell", "part_is_something", "electrode_part_is_only_the_electrode")
 
     class Role(models.TextChoices):
         POSITIVE = "positive", "positive"
@@ -227,18 +287,100 @@ class CellPart(models.Model):
     alloy_batch = models.ForeignKey(
         AlloyBatch, null=True, blank=True, on_delete=models.PROTECT, related_name="cell_parts"
     )
+    lot = models.ForeignKey(
+        PrecursorLot, null=True, blank=True, on_delete=models.PROTECT, related_name="cell_parts",
+        help_text="the lot a metal part (e.g. Na foil) was cut from",
+    )
     mass_mg = models.FloatField("mass (mg)", null=True, blank=True, validators=[positive],
-                                help_text="for an alloy or metal part")
+                                help_text="for an alloy or metal part; taken from the alloy batch's or the lot's stock")
     description = models.CharField(max_length=100, blank=True, help_text="e.g. Na metal foil")
     history = HistoricalRecords()
 
     class Meta:
         ordering = ["cell", "role"]
-        constraints = [models.UniqueConstraint(fields=["cell", "role"], name="one_part_per_role")]
+        constraints = [
+            models.UniqueConstraint(fields=["cell", "role"], name="one_part_per_role"),
+            models.UniqueConstraint(fields=["electrode"], condition=Q(electrode__isnull=False),
+                                    name="electrode_in_one_cell",
+                                    violation_error_message="An electrode belongs to at most one cell."),
+            models.CheckConstraint(
+                condition=Q(electrode__isnull=False) | Q(alloy_batch__isnull=False) | Q(lot__isnull=False)
+                | ~Q(description=""),
+                name="part_is_something",
+                violation_error_message="A part needs an electrode, an alloy batch, a lot or a description.",
+            ),
+            models.CheckConstraint(
+                condition=Q(electrode__isnull=True) | (Q(alloy_batch__isnull=True) & Q(lot__isnull=True)),
+                name="electrode_part_is_only_the_electrode",
+                violation_error_message="A part is an electrode, or an alloy or metal piece, not both.",
+            ),
+        ]
 
     def __str__(self):
-        what = self.electrode or self.alloy_batch or self.description
+        what = self.electrode or self.alloy_batch or self.lot or self.description
         return f"{self.get_role_display()}: {what}"
+
+    def clean(self):
+        errors = {}
+        if not (self.electrode_id or self.alloy_batch_id or self.lot_id or self.description):
+            errors["electrode"] = (f"The {self.role} part needs an electrode, an alloy batch, a lot or a description "
+                                   "(e.g. Na metal foil).")
+        elif self.electrode_id and (self.alloy_batch_id or self.lot_id):
+            errors["electrode"] = f"The {self.role} part is an electrode or an alloy or metal piece, not both."
+        if self.alloy_batch_id and self.lot_id:
+            errors["lot"] = f"The {self.role} part comes from an alloy batch or from a lot, not both."
+        problem = lot_use_problem(self.lot if self.lot_id else None, "metal electrode")
+        if problem:
+            errors["lot"] = problem
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def electrode_material(self) -> Material | None:
+        return self.electrode.sheet.active_material if self.electrode_id else None
+
+
+# What the cell's kind asks of its parts: the roles it needs, and the active material of the
+# cast electrode in a role (None: no cast electrode asked for, anything described will do).
+PART_RULES = {
+    Cell.Kind.CATHODE_HALF: {"positive": Material.Kind.CATHODE_ACTIVE, "negative": None},
+    Cell.Kind.ANODE_HALF: {"positive": Material.Kind.ANODE_ACTIVE, "negative": None},
+    Cell.Kind.FULL: {"positive": Material.Kind.CATHODE_ACTIVE, "negative": Material.Kind.ANODE_ACTIVE},
+    Cell.Kind.THREE_ELECTRODE: {"positive": Material.Kind.CATHODE_ACTIVE, "negative": Material.Kind.ANODE_ACTIVE,
+                                "reference": None},
+    Cell.Kind.LIQUID_REFERENCE: {"positive": Material.Kind.CATHODE_ACTIVE, "negative": None},
+}
+
+
+def part_problems(kind: str, parts: list[CellPart]) -> list[str]:
+    """What is wrong with a cell's parts for its kind: the roles it needs, and a cast electrode
+    of the right active material in each role that asks for one (in a full cell NaCrO2 is the
+    positive, Sn the negative; a Sn half cell's Sn electrode is its positive)."""
+    rules = PART_RULES.get(kind, {})
+    label = Cell.Kind(kind).label if kind in Cell.Kind.values else kind
+    problems = []
+    roles = {part.role for part in parts}
+    missing = [role for role in rules if role not in roles]
+    if missing:
+        problems.append(f"This {label} needs parts in the roles: {', '.join(missing)}.")
+    for part in parts:
+        if part.role not in rules:
+            problems.append(f"This {label} has no {part.role} part.")
+            continue
+        wanted = rules[part.role]
+        if wanted is None:
+            continue
+        if not part.electrode_id:
+            problems.append(f"The {part.role} part of this {label} is a cast electrode of a "
+                            f"{Material.Kind(wanted).label}.")
+            continue
+        material = part.electrode_material
+        if material is not None and material.kind != wanted:
+            problems.append(
+                f"{part.electrode.human_id} is a {material.name} electrode ({material.get_kind_display()}); "
+                f"the {part.role} electrode of this {label} is of a {Material.Kind(wanted).label}."
+            )
+    return problems
 
 
 class CyclingRun(LabRecord):
@@ -370,3 +512,9 @@ class CyclerToken(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+    def clean(self):
+        if self.pk and self.revoked_at is None:
+            stored = CyclerToken.objects.filter(pk=self.pk).values_list("revoked_at", flat=True).first()
+            if stored is not None:
+                raise ValidationError({"revoked_at": "A revoked token stays revoked; make a new token instead."})

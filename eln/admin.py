@@ -16,11 +16,13 @@ from operator import attrgetter
 
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.db.models import Count
+from django.forms.models import BaseInlineFormSet
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
+from eln import services
 from eln.models import HumanIdCounter, LabRecord, Project, ProjectMembership
 from eln.permissions import can_write, visible_projects, writable_projects
 
@@ -153,6 +155,142 @@ class ProjectScopedMixin(ScopedChoicesMixin):
         return super().history_form_view(request, object_id, version_id, extra_context)
 
 
+def formset_rows(formset) -> list[dict]:
+    """An inline's rows as the service takes them: every row that stays, with its id when it
+    exists (new rows left empty and rows marked for deletion are not rows)."""
+    fk = formset.fk.name
+    names = {field.name for field in formset.model._meta.concrete_fields} - {fk, "id"}
+    rows = []
+    for form in formset.forms:
+        data = getattr(form, "cleaned_data", None)
+        if not data or (formset.can_delete and formset._should_delete_form(form)):
+            continue
+        if form.instance.pk is None and not form.has_changed():
+            continue
+        row = {name: value for name, value in data.items() if name in names}
+        if form.instance.pk is not None:
+            row["id"] = form.instance.pk
+        rows.append(row)
+    return rows
+
+
+class RefusalShownMixin:
+    """A service's refusal (a ValidationError raised while saving) rolls the save back and shows
+    the page again with the service's messages and everything the user typed."""
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except ValidationError as refusal:
+            if getattr(request, "_eln_refusal", None) is not None:
+                raise
+            request._eln_refusal = refusal  # shown by the forms of the second pass
+            return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form_class = super().get_form(request, obj, change=change, **kwargs)
+        refusal = getattr(request, "_eln_refusal", None)
+        if refusal is None:
+            return form_class
+        messages = refusal.message_dict if hasattr(refusal, "error_dict") else {NON_FIELD_ERRORS: refusal.messages}
+        opts = self.model._meta
+
+        class RefusedForm(form_class):
+            def clean(self):
+                data = super().clean()
+                for field, texts in messages.items():
+                    if field in self.fields:
+                        self.add_error(field, texts)
+                        continue
+                    try:
+                        label = str(opts.get_field(field).verbose_name) if field != NON_FIELD_ERRORS else ""
+                    except Exception:  # noqa: BLE001 - a child set's name
+                        label = field.replace("_", " ")
+                    self.add_error(None, [f"{label}: {text}" if label else text for text in texts])
+                return data
+
+        return RefusedForm
+
+
+class ServiceWritesMixin(RefusalShownMixin):
+    """Saves and deletes through the record's service, never around it.
+
+    The page's forms check what they can alone (types, required fields, the model's ``clean``);
+    then ``save_related`` hands the record with the rows of its inlines to the service
+    (``create_service`` / ``update_service`` with ``record_kwarg``, or the generic engine).
+    """
+
+    create_service = None
+    update_service = None
+    record_kwarg = ""
+
+    def save_model(self, request, obj, form, change):
+        pass  # written in save_related, with the inlines' rows, by the service
+
+    def child_rows(self, formsets) -> dict[str, list[dict]]:
+        spec = services.spec_for(self.model)
+        by_model = {child.model: name for name, child in spec.children.items()}
+        rows = {}
+        for formset in formsets:
+            name = by_model.get(formset.model)
+            if name is not None and not getattr(formset, "read_only_rows", False):
+                rows[name] = formset_rows(formset)
+        return rows
+
+    def save_related(self, request, form, formsets, change):
+        children = self.child_rows(formsets)
+        for formset in formsets:  # read by the admin's change message; the service saved the rows
+            formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        obj = form.instance
+        if change:
+            if self.update_service is not None:
+                type(self).update_service(user=request.user, **{self.record_kwarg: obj}, **children)
+            else:
+                services.record_save(services.spec_for(self.model), user=request.user, record=obj, children=children)
+            return
+        if self.create_service is not None:
+            fields = {name: value for name, value in form.cleaned_data.items()
+                      if name in {f.name for f in self.model._meta.concrete_fields}}
+            saved = type(self).create_service(user=request.user, **fields, **children)
+            obj.pk, obj._state.adding, obj._state.db = saved.pk, False, saved._state.db
+            if hasattr(saved, "human_id"):
+                obj.human_id = saved.human_id
+        else:
+            services.record_save(services.spec_for(self.model), user=request.user, record=obj, children=children)
+
+    def delete_model(self, request, obj):
+        services.record_delete(user=request.user, record=obj)
+
+    def get_deleted_objects(self, objs, request):
+        # Child rows are read-only on their own pages but go with their record (the service
+        # gives back their stock): their admin's "no delete" must not block the record's delete.
+        to_delete, model_count, perms_needed, protected = super().get_deleted_objects(objs, request)
+        try:
+            spec = services.spec_for(self.model)
+        except LookupError:
+            return to_delete, model_count, perms_needed, protected
+        rows = {str(child.model._meta.verbose_name) for child in spec.children.values()}
+        return to_delete, model_count, {name for name in perms_needed if str(name) not in rows}, protected
+
+    def delete_queryset(self, request, queryset):
+        for obj in self.model._default_manager.filter(pk__in=[o.pk for o in queryset]):
+            services.record_delete(user=request.user, record=obj)
+
+
+class ReadOnlyRowsAdminMixin:
+    """A child row on its own page: browse and history only; it is edited on its record's
+    page, where the record's service checks it with the other rows."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class HistoryAdmin(ProjectScopedMixin, SimpleHistoryAdmin):
     """Base of every admin here: history, project scoping, derived numbers read-only.
 
@@ -193,15 +331,25 @@ class HistoryAdmin(ProjectScopedMixin, SimpleHistoryAdmin):
         super().save_formset(request, form, formset, change)
 
 
+class ServiceRowsFormSet(BaseInlineFormSet):
+    """An inline's rows, which the record's service checks together: that is where a row given
+    twice is refused, with the message every entry point gives."""
+
+    def validate_unique(self):
+        pass
+
+
 class ChildInline(ScopedChoicesMixin, admin.TabularInline):
     """A child row edited on its parent's page."""
 
+    formset = ServiceRowsFormSet
     extra = 0
     show_change_link = False
 
 
-class LabRecordAdmin(HistoryAdmin):
-    """A project record: label id first, search by label id and notes, who made and changed it."""
+class LabRecordAdmin(ServiceWritesMixin, HistoryAdmin):
+    """A project record: label id first, search by label id and notes, who made and changed it;
+    written by its service."""
 
     list_display = ("human_id", "project", "created_at", "created_by")
     list_filter = ("project",)
@@ -229,11 +377,6 @@ class LabRecordAdmin(HistoryAdmin):
         tail = [f for f in ("notes",) if f in fields]
         return head + [f for f in fields if f not in head and f not in tail] + tail
 
-    def save_model(self, request, obj, form, change):
-        if not change:
-            obj.created_by = request.user
-        obj.modified_by = request.user
-        super().save_model(request, obj, form, change)
 
 
 # --- eln's own models -----------------------------------------------------------------------
@@ -247,8 +390,10 @@ class ProjectMembershipInline(ChildInline):
 
 
 @admin.register(Project)
-class ProjectAdmin(HistoryAdmin):
+class ProjectAdmin(ServiceWritesMixin, HistoryAdmin):
     project_path = None  # scoped below: a project is visible to its members
+    update_service = staticmethod(services.project_update)
+    record_kwarg = "project"
     list_display = ("name", "member_count", "created_at")
     search_fields = ("name", "description")
     readonly_fields = ("created_at",)
@@ -277,30 +422,19 @@ class ProjectAdmin(HistoryAdmin):
 
 
 @admin.register(ProjectMembership)
-class ProjectMembershipAdmin(HistoryAdmin):
+class ProjectMembershipAdmin(ReadOnlyRowsAdminMixin, HistoryAdmin):
+    """Memberships are changed on their project's page."""
+
     list_display = ("project", "user", "role")
     list_filter = ("role", "project")
     search_fields = ("project__name", "user__username", "user__email")
     list_select_related = ("project", "user")
-    autocomplete_fields = ("user",)
-
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        if db_field.name == "project" and not request.user.is_superuser:
-            kwargs["queryset"] = Project.objects.filter(
-                memberships__user=request.user, memberships__role=ProjectMembership.Role.MANAGER
-            )
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
-
-    def _may_write(self, request, obj):
-        if obj is None or request.user.is_superuser:
-            return True
-        return obj.project.memberships.filter(user=request.user, role=ProjectMembership.Role.MANAGER).exists()
 
 
 class ReadOnlyAdminMixin:
     """Browse only: the rows are written elsewhere (processes, counters, computations)."""
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request, obj=None):
         return False
 
     def has_change_permission(self, request, obj=None):

@@ -4,6 +4,18 @@ from django.db import models, transaction
 from simple_history.models import HistoricalRecords
 
 
+class RulesInClean:
+    """For models whose database constraints back up rules that ``clean`` (or the record's
+    service) states with the values involved: validation reports that message only, and the
+    database still refuses what slips past. ``RULES_IN_CLEAN`` names those constraints."""
+
+    RULES_IN_CLEAN: tuple[str, ...] = ()
+
+    def get_constraints(self):
+        return [(model, [c for c in constraints if c.name not in self.RULES_IN_CLEAN])
+                for model, constraints in super().get_constraints()]
+
+
 class Project(models.Model):
     """A group of records with its members. Every lab record belongs to one project."""
 

@@ -158,6 +158,10 @@ CELERY_ACCEPT_CONTENT = ["json"]
 
 LOGIN_URL = "admin:login"
 
+# A revert from the history would write a record around its service (its rules and its
+# stock); history is read, changes go through the record's page.
+SIMPLE_HISTORY_REVERT_DISABLED = True
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

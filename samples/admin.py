@@ -1,39 +1,46 @@
-"""Admin of samples: the inventory (precursor lots and their stock ledger) and the records of
-what is made from it.
+"""Admin of samples: the inventory (precursor lots and the ledger of everything the lab holds)
+and the records of what is made from it.
 
-Stock: rows that take mass from a lot (electrolyte batch inputs, infiltration solution inputs,
-sheet components with a mass, alloy inputs) are edited on their record's page. Their inline
-formset checks, with the lots locked, that no lot is overdrawn (the message is the one
-``samples.services.take_stock`` gives, shown on the page; nothing is saved), and on save gives
-back the ledger lines of changed and deleted rows (``release_stock``) and writes new ones
-(``take_stock``) in the same transaction as the record. On their own pages these rows are
-read-only, so the ledger cannot be bypassed.
+Every save goes through the record's service (samples.services), with the rows of the page's
+inlines: taking stock, the rules over the rows and their messages are the service's, the same
+as in the API and the CSV import. Child rows are read-only on their own pages; they are edited
+on their record's page, where the service checks them together.
 
-The lot's page shows its ledger, where the lab manager adds corrections and disposals;
-lines written by processes are read-only there.
+The lot's page shows its ledger, where the lab manager adds corrections and disposals
+(``stock_correct``); lines written by processes are read-only there. Made batches show their
+own ledger (what separators, pellets, dips and cell parts took from them), read-only.
 """
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
-from django.db.models import F, Sum
+from django.db.models import F, Q
 from django.forms.formsets import DELETION_FIELD_NAME
-from django.forms.models import BaseInlineFormSet
 from django.http import HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from eln.admin import NO_VALUE, ChildInline, HistoryAdmin, LabRecordAdmin, ReadOnlyAdminMixin, derived
-from samples import lot_csv, models, services
-from samples.filtersets import with_remaining_stock
+from eln.admin import (
+    NO_VALUE,
+    ChildInline,
+    HistoryAdmin,
+    LabRecordAdmin,
+    ReadOnlyAdminMixin,
+    ReadOnlyRowsAdminMixin,
+    RefusalShownMixin,
+    ServiceRowsFormSet,
+    ServiceWritesMixin,
+    derived,
+)
+from eln.permissions import can_write, visible_projects
+from samples import lot_csv, models, selectors, services
 
-TOLERANCE = services.STOCK_TOLERANCE_MG
+TOLERANCE = services.STOCK_TOLERANCE
 StockMovement = models.StockMovement
-MANUAL_KINDS = [(kind.value, kind.label) for kind in (StockMovement.Kind.CORRECTION, StockMovement.Kind.DISPOSAL)]
+MANUAL_KINDS = [(kind.value, kind.label) for kind in StockMovement.MANUAL_KINDS]
 CSV_MAX_BYTES = 10 * 1024 * 1024
 
 
@@ -67,98 +74,16 @@ def admin_link(obj, text=None):
     return format_html('<a href="{}">{}</a>', url, text or str(obj))
 
 
-class StockTakingFormSet(BaseInlineFormSet):
-    """Inline rows with ``lot`` and ``mass_mg`` that take stock: checked in clean(), written
-    to the ledger in save() (old lines of changed and deleted rows given back first)."""
-
-    def _touched(self):
-        """(existing rows being changed or deleted, forms of rows to save)."""
-        released, saving = [], []
-        for form in self.forms:
-            if not hasattr(form, "cleaned_data"):
-                continue
-            deleted = self.can_delete and self._should_delete_form(form)
-            if form.instance.pk is not None and (deleted or form.has_changed()):
-                released.append(form.instance)
-            if not deleted and form.has_changed():
-                saving.append(form)
-        return released, saving
-
-    def used_for_label(self) -> str:
-        return self.instance.human_id or f"this new {self.instance._meta.verbose_name}"
-
-    def clean(self):
-        super().clean()
-        if any(self.errors):
-            return
-        released, saving = self._touched()
-        uses = [(form.cleaned_data.get("lot"), form.cleaned_data.get("mass_mg")) for form in saving]
-        problems = services.stock_problems(uses, used_for=self.used_for_label(), released_rows=released)
-        if problems:
-            raise ValidationError(problems, code="insufficient_stock")
-
-    def save(self, commit=True):
-        if not commit:  # the caller saves the rows and must write the ledger itself
-            return super().save(commit=False)
-        released = [
-            form.instance for form in self.initial_forms
-            if form.instance.pk is not None and (form in self.deleted_forms or form.has_changed())
-        ]
-        services.release_stock(released)
-        saved = super().save()
-        services.take_stock(
-            [(row.lot, row.mass_mg, row) for row in saved],
-            used_for=self.instance.human_id, user=getattr(self, "request_user", None),
-        )
-        return saved
-
-
-class SheetComponentFormSet(StockTakingFormSet):
-    """Components: fractions sum to 100 %, exactly one active material (as the API checks)."""
-
-    def clean(self):
-        super().clean()
-        if any(self.errors):
-            return
-        rows = [
-            form.cleaned_data for form in self.forms
-            if getattr(form, "cleaned_data", None) and not self._should_delete_form(form)
-        ]
-        if not rows:
-            return
-        problems = models.composition_problems([(row["role"], row["mass_fraction_percent"]) for row in rows])
-        if problems:
-            raise ValidationError(problems)
-
-
 class LotUseInline(ChildInline):
-    formset = StockTakingFormSet
+    """Rows that take a mass from a lot; the record's service writes their ledger lines."""
+
     fields = ("lot", "mass_mg")
     autocomplete_fields = ("lot",)
     extra = 1
 
 
-class StockTakingAdmin(LabRecordAdmin):
-    """A record whose child rows (``stock_children``) take stock from lots.
-
-    Deleting the record gives its ledger lines back to the lots (samples.signals: the record
-    was wrong); a mass really used up can be recorded on the lot as a correction.
-    """
-
-    stock_children: tuple[str, ...] = ()
-
-    def get_deleted_objects(self, objs, request):
-        # The stock rows are read-only on their own pages but go with their record (and give
-        # their stock back, below): their admin's "no delete" must not block the record's delete.
-        to_delete, model_count, perms_needed, protected = super().get_deleted_objects(objs, request)
-        rows = {str(self.opts.get_field(name).related_model._meta.verbose_name) for name in self.stock_children}
-        return to_delete, model_count, {name for name in perms_needed if str(name) not in rows}, protected
-
-
-
-class ReadOnlyStockRowAdmin(ReadOnlyAdminMixin, HistoryAdmin):
-    """A stock-taking row on its own page: browse and history only; edit it on its record's
-    page, which keeps the ledger right."""
+class ReadOnlyRowAdmin(ReadOnlyRowsAdminMixin, HistoryAdmin):
+    """A child row on its own page: browse and history only."""
 
     list_select_related = True
     autocomplete_fields = ()
@@ -176,8 +101,11 @@ class ReadOnlyStockRowAdmin(ReadOnlyAdminMixin, HistoryAdmin):
 
 
 @admin.register(models.Material)
-class MaterialAdmin(HistoryAdmin):
+class MaterialAdmin(ServiceWritesMixin, HistoryAdmin):
     project_path = None  # lab-wide data
+    create_service = staticmethod(services.material_add)
+    update_service = staticmethod(services.material_update)
+    record_kwarg = "material"
     list_display = ("name", "formula", "kind", "density_g_cm3", "molar_mass_g_mol",
                     "reference_specific_capacity_mah_g", "theoretical_capacity")
     list_filter = ("kind",)
@@ -204,9 +132,9 @@ class StockFilter(admin.SimpleListFilter):
         return [("low", "low (below its mark)"), ("ok", "ok"), ("empty", "empty")]
 
     def queryset(self, request, queryset):
-        if "remaining_stock_mg" not in queryset.query.annotations:
-            queryset = with_remaining_stock(queryset)
-        left = "remaining_stock_mg"
+        if "remaining" not in queryset.query.annotations:
+            queryset = selectors.with_stock(queryset)
+        left = "remaining"
         if self.value() == "empty":
             return queryset.filter(**{f"{left}__lte": TOLERANCE})
         if self.value() == "low":
@@ -216,21 +144,17 @@ class StockFilter(admin.SimpleListFilter):
         return queryset
 
 
-def is_process_line(line: StockMovement) -> bool:
-    return line.pk is not None and (line.kind == StockMovement.Kind.USE or line.source_type_id is not None)
-
-
 class LedgerLineForm(forms.ModelForm):
     """A ledger line: corrections and disposals are the lab manager's; process lines read-only."""
 
     class Meta:
         model = StockMovement
-        fields = ("kind", "mass_mg", "note")
-        help_texts = {"mass_mg": "taken out of the lot; a negative correction puts mass back"}
+        fields = ("kind", "quantity", "note")
+        help_texts = {"quantity": "taken out of the stock; a negative correction puts back"}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        if is_process_line(self.instance):
+        if self.instance.pk is not None and self.instance.is_process_line:
             for field in self.fields.values():
                 field.disabled = True
         else:
@@ -238,74 +162,40 @@ class LedgerLineForm(forms.ModelForm):
             if self.instance.pk is None:
                 self.initial["kind"] = StockMovement.Kind.CORRECTION
 
-    def clean(self):
-        data = super().clean()
-        if is_process_line(self.instance):
-            return data
-        mass = data.get("mass_mg")
-        if mass is not None:
-            if mass == 0:
-                self.add_error("mass_mg", "Enter the mass taken out (positive) or put back (negative).")
-            elif data.get("kind") == StockMovement.Kind.DISPOSAL and mass < 0:
-                self.add_error("mass_mg", "A disposal takes mass out of the lot: enter a positive mass.")
-        return data
 
-
-def ledger_problem(lot, quantity_mg, replaced_line_ids, new_masses) -> str | None:
-    """Why the ledger change would leave the lot below zero, or None. Locks the lot."""
-    if quantity_mg is None:
-        return None
-    with transaction.atomic():
-        taken = old = 0.0
-        if lot.pk:
-            list(models.PrecursorLot.objects.select_for_update(of=("self",)).filter(pk=lot.pk).values_list("pk"))
-            lines = StockMovement.objects.filter(lot=lot)
-            taken = lines.aggregate(total=Sum("mass_mg"))["total"] or 0.0
-            old = lines.filter(pk__in=[pk for pk in replaced_line_ids if pk]).aggregate(
-                total=Sum("mass_mg"))["total"] or 0.0
-    total = taken - old + sum(new_masses)
-    left = quantity_mg - total
-    if left < -TOLERANCE:
-        name = lot.human_id or "This lot"
-        return (f"{name} would have {left:g} mg left: its ledger would take {total:g} mg "
-                f"of the {quantity_mg:g} mg received.")
-    return None
-
-
-class LedgerFormSet(BaseInlineFormSet):
+class LedgerFormSet(ServiceRowsFormSet):
     def add_fields(self, form, index):
         super().add_fields(form, index)
-        if DELETION_FIELD_NAME in form.fields and is_process_line(form.instance):
+        if DELETION_FIELD_NAME in form.fields and form.instance.pk and form.instance.is_process_line:
             form.fields[DELETION_FIELD_NAME].disabled = True
 
-    def clean(self):
-        super().clean()
-        if any(self.errors):
-            return
-        lot = self.instance
-        touched = [form for form in self.forms if hasattr(form, "cleaned_data")
-                   and (form.has_changed() or self._should_delete_form(form))]
-        stored = models.PrecursorLot.objects.filter(pk=lot.pk).values_list(
-            "quantity_received_mg", flat=True).first() if lot.pk else None
-        if not touched and stored == lot.quantity_received_mg:
-            return
-        problem = ledger_problem(
-            lot, lot.quantity_received_mg,
-            [form.instance.pk for form in touched],
-            [form.cleaned_data["mass_mg"] for form in touched
-             if not self._should_delete_form(form) and form.cleaned_data.get("mass_mg") is not None],
-        )
-        if problem:
-            raise ValidationError(problem)
+
+def save_ledger_formset(request, holder, formset) -> None:
+    """The lab manager's corrections and disposals, each through ``stock_correct``."""
+    for form in formset.forms:
+        line = form.instance
+        data = getattr(form, "cleaned_data", None)
+        if not data or (line.pk and line.is_process_line):
+            continue
+        if formset._should_delete_form(form):
+            if line.pk:
+                services.stock_correction_remove(user=request.user, line=line)
+        elif line.pk is None and form.has_changed():
+            services.stock_correct(user=request.user, holder=holder, quantity=data["quantity"], kind=data["kind"],
+                                   note=data.get("note", ""))
+        elif line.pk and form.has_changed():
+            services.stock_correct(user=request.user, holder=holder, quantity=data["quantity"], kind=data["kind"],
+                                   note=data.get("note", ""), line=line)
 
 
 class LedgerInline(ChildInline):
-    """The lot's ledger: every mass taken or given back, newest last."""
+    """The lot's ledger: every quantity taken or given back, newest last."""
 
     model = StockMovement
+    fk_name = "lot"
     form = LedgerLineForm
     formset = LedgerFormSet
-    fields = ("created_at", "kind", "mass_mg", "used_for_link", "note", "created_by")
+    fields = ("created_at", "kind", "quantity", "used_for_link", "note", "created_by")
     readonly_fields = ("created_at", "used_for_link", "created_by")
     verbose_name = "ledger line"
     verbose_name_plural = "ledger (add corrections and disposals here; lines written by processes are read-only)"
@@ -324,27 +214,40 @@ class LedgerInline(ChildInline):
         return admin_link(record, line.used_for or None)
 
 
+class MadeStockLedgerInline(ReadOnlyAdminMixin, ChildInline):
+    """What was taken from a made batch (separators, pellets, dips, cell parts), read-only."""
+
+    model = StockMovement
+    fields = ("created_at", "kind", "quantity", "used_for", "note", "created_by")
+    readonly_fields = fields
+    verbose_name = "ledger line"
+    verbose_name_plural = "ledger (what was taken from it)"
+
+
+def ledger_inline(holder_field: str):
+    return type(f"{holder_field.title().replace('_', '')}LedgerInline", (MadeStockLedgerInline,),
+                {"fk_name": holder_field})
+
+
+class MadeStockAdmin(LabRecordAdmin):
+    """A made batch: its ledger shows on its page once it exists."""
+
+    def get_inlines(self, request, obj):
+        inlines = super().get_inlines(request, obj)
+        return inlines if obj is not None else [i for i in inlines if not issubclass(i, MadeStockLedgerInline)]
+
+
 class LotTreatmentInline(ChildInline):
     model = models.LotTreatment
     fields = ("performed_on", "description", "temperature_c", "duration_h", "atmosphere", "pressure_mbar")
     verbose_name_plural = "treatments (drying history)"
 
 
-class PrecursorLotForm(forms.ModelForm):
-    class Meta:
-        model = models.PrecursorLot
-        fields = "__all__"
-
-    def clean_quantity_received_mg(self):
-        quantity = self.cleaned_data.get("quantity_received_mg")
-        if quantity is not None and self.instance.pk:
-            taken = services.taken_mg(self.instance)
-            if quantity < taken - TOLERANCE:
-                raise ValidationError(
-                    f"The ledger has already taken {taken:g} mg from this lot; "
-                    "the quantity received cannot be less."
-                )
-        return quantity
+class LotInputInline(LotUseInline):
+    model = models.LotInput
+    fk_name = "made_lot"
+    extra = 0
+    verbose_name_plural = "made from (for a lot made in house; taken from those lots' stock)"
 
 
 class LotImportForm(forms.Form):
@@ -362,7 +265,9 @@ class LotImportForm(forms.Form):
 
 @admin.register(models.PrecursorLot)
 class PrecursorLotAdmin(LabRecordAdmin):
-    form = PrecursorLotForm
+    create_service = staticmethod(services.lot_receive)
+    update_service = staticmethod(services.lot_update)
+    record_kwarg = "lot"
     list_display = ("human_id", "material", "supplier", "lot_number", "remaining", "storage", "state",
                     "stock_marker", "project")
     list_filter = (("material__kind", MaterialKindFilter), "material", "storage_place", "state", StockFilter,
@@ -372,17 +277,23 @@ class PrecursorLotAdmin(LabRecordAdmin):
     date_hierarchy = None
     ordering = ("-created_at",)  # explicit: the ledger aggregate drops Meta.ordering
     derived_fields = ("remaining_detail", "consumed", "stock_state")
-    inlines = (LotTreatmentInline, LedgerInline)
+    inlines = (LotTreatmentInline, LotInputInline, LedgerInline)
     actions = ("export_csv",)
 
     def get_queryset(self, request):
-        return with_remaining_stock(super().get_queryset(request))
+        return selectors.with_stock(super().get_queryset(request))
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        for formset in formsets:
+            if formset.model is StockMovement:
+                save_ledger_formset(request, form.instance, formset)
 
     # --- columns and derived numbers
 
-    @admin.display(description="remaining", ordering="remaining_stock_mg")
+    @admin.display(description="remaining", ordering="remaining")
     def remaining(self, lot):
-        return format_mass(lot.remaining_stock_mg)
+        return format_mass(lot.remaining)
 
     @admin.display(description="storage place", ordering="storage_place")
     def storage(self, lot):
@@ -391,7 +302,7 @@ class PrecursorLotAdmin(LabRecordAdmin):
 
     @admin.display(description="low stock")
     def stock_marker(self, lot):
-        left = lot.remaining_stock_mg
+        left = lot.remaining
         if left <= TOLERANCE:
             return badge("EMPTY", "#555", "empty")
         if left < lot.low_stock_threshold_mg:
@@ -400,27 +311,23 @@ class PrecursorLotAdmin(LabRecordAdmin):
 
     @admin.display(description="remaining (from the ledger)")
     def remaining_detail(self, lot):
-        return format_mass(lot.remaining_mg) if lot and lot.pk else NO_VALUE
+        return format_mass(selectors.stock_of(lot)[1]) if lot and lot.pk else NO_VALUE
 
     @admin.display(description="taken so far")
     def consumed(self, lot):
-        return format_mass(lot.consumed_mg) if lot and lot.pk else NO_VALUE
+        return format_mass(selectors.stock_of(lot)[0]) if lot and lot.pk else NO_VALUE
 
     @admin.display(description="stock")
     def stock_state(self, lot):
         if not lot or not lot.pk:
             return NO_VALUE
-        left = lot.remaining_mg
+        left = selectors.stock_of(lot)[1]
         if left <= TOLERANCE:
             return badge("EMPTY", "#555", "empty")
         if left < lot.low_stock_threshold_mg:
             return format_html("{} below the mark of {}", badge("LOW", "#ba2121", "low"),
                                format_mass(lot.low_stock_threshold_mg))
         return "ok"
-
-    def delete_queryset(self, request, queryset):
-        # The list's queryset carries the ledger aggregate; delete through a plain one.
-        super().delete_queryset(request, models.PrecursorLot.objects.filter(pk__in=[lot.pk for lot in queryset]))
 
     # --- CSV export and import (the logic lives in samples.lot_csv)
 
@@ -490,59 +397,92 @@ class PrecursorLotAdmin(LabRecordAdmin):
 
 
 @admin.register(models.LotTreatment)
-class LotTreatmentAdmin(HistoryAdmin):
+class LotTreatmentAdmin(ReadOnlyRowAdmin):
     project_path = "lot__project"
-    parent_field = "lot"
     list_display = ("lot", "performed_on", "description", "temperature_c", "duration_h", "atmosphere",
                     "pressure_mbar")
     list_filter = ("atmosphere",)
     search_fields = ("lot__human_id", "lot__material__name", "description")
     list_select_related = ("lot__material",)
-    autocomplete_fields = ("lot",)
+
+
+@admin.register(models.LotInput)
+class LotInputAdmin(ReadOnlyRowAdmin):
+    project_path = "made_lot__project"
+    list_display = ("record", "lot_link", "mass_mg")
+    search_fields = ("made_lot__human_id", "lot__human_id", "lot__material__name")
 
 
 class StockMovementForm(LedgerLineForm):
     class Meta(LedgerLineForm.Meta):
-        fields = ("lot", "kind", "mass_mg", "note")
-
-    def clean(self):
-        data = super().clean()
-        lot, mass = data.get("lot"), data.get("mass_mg")
-        if not self.errors and lot is not None and mass is not None and not is_process_line(self.instance):
-            if self.instance.pk and self.instance.lot_id != lot.pk:
-                self.add_error("lot", "A ledger line stays on its lot; add a new line on the other lot.")
-            else:
-                problem = ledger_problem(lot, lot.quantity_received_mg, [self.instance.pk], [mass])
-                if problem:
-                    raise ValidationError(problem)
-        return data
+        fields = ("lot", "kind", "quantity", "note")
 
 
 @admin.register(models.StockMovement)
-class StockMovementAdmin(HistoryAdmin):
-    """The ledger of all lots. Add corrections and disposals here or on the lot's page."""
+class StockMovementAdmin(RefusalShownMixin, HistoryAdmin):
+    """The ledgers of everything the lab holds. Add corrections and disposals of a lot here or
+    on the lot's page (through ``stock_correct``); process lines are read-only."""
 
-    project_path = "lot__project"
+    project_path = None  # scoped below: a line is visible with its holder
     parent_field = "lot"
     form = StockMovementForm
-    list_display = ("created_at", "lot", "kind", "mass_mg", "used_for", "note", "created_by")
+    list_display = ("created_at", "holder_link", "kind", "quantity", "unit", "used_for", "note", "created_by")
     list_filter = ("kind", "lot__material__kind", "lot__material")
-    search_fields = ("lot__human_id", "lot__material__name", "used_for", "note")
-    list_select_related = ("lot__material", "created_by")
+    search_fields = ("lot__human_id", "lot__material__name", "electrolyte_batch__human_id",
+                     "infiltration_solution__human_id", "alloy_batch__human_id", "used_for", "note")
+    list_select_related = (*selectors.HOLDER_FIELD.values(), "lot__material", "created_by")
     readonly_fields = ("used_for", "created_at", "created_by")
     autocomplete_fields = ("lot",)
     date_hierarchy = "created_at"
 
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if request.user.is_superuser:
+            return queryset
+        projects = visible_projects(request.user)
+        visible = Q()
+        for field in selectors.HOLDER_FIELD.values():
+            visible |= Q(**{f"{field}__project__in": projects})
+        return queryset.filter(visible)
+
+    def project_of(self, obj):
+        holder = obj.holder if obj is not None else None
+        return holder.project if holder is not None else None
+
+    def _may_write(self, request, obj) -> bool:
+        if obj is None or request.user.is_superuser:
+            return True
+        project = self.project_of(obj)
+        return project is None or can_write(request.user, project)
+
+    @admin.display(description="from")
+    def holder_link(self, line):
+        return admin_link(line.holder)
+
+    @admin.display(description="unit")
+    def unit(self, line):
+        return line.holder.STOCK_UNIT
+
     def has_change_permission(self, request, obj=None):
-        return super().has_change_permission(request, obj) and not (obj is not None and is_process_line(obj))
+        return super().has_change_permission(request, obj) and not (obj is not None and obj.is_process_line)
 
     def has_delete_permission(self, request, obj=None):
-        return super().has_delete_permission(request, obj) and not (obj is not None and is_process_line(obj))
+        return super().has_delete_permission(request, obj) and not (obj is not None and obj.is_process_line)
 
     def save_model(self, request, obj, form, change):
-        if not change:
-            obj.created_by = request.user
-        super().save_model(request, obj, form, change)
+        data = form.cleaned_data
+        line = obj if change else None
+        holder = data["lot"] if not change else obj.holder
+        saved = services.stock_correct(user=request.user, holder=holder, quantity=data["quantity"],
+                                       kind=data["kind"], note=data.get("note", ""), line=line)
+        obj.pk, obj._state.adding = saved.pk, False
+
+    def delete_model(self, request, obj):
+        services.stock_correction_remove(user=request.user, line=obj)
+
+    def delete_queryset(self, request, queryset):
+        for line in queryset:
+            services.stock_correction_remove(user=request.user, line=line)
 
 
 # --- electrolyte batches --------------------------------------------------------------------------
@@ -578,17 +518,25 @@ def _arrhenius(fit):
     return f"{fit.activation_energy_ev:.3g} eV (R² {fit.r_squared:.4f})"
 
 
+def _remaining(holder):
+    return selectors.stock_of(holder)[1]
+
+
 @admin.register(models.ElectrolyteBatch)
-class ElectrolyteBatchAdmin(StockTakingAdmin):
+class ElectrolyteBatchAdmin(MadeStockAdmin):
+    create_service = staticmethod(services.electrolyte_batch_record)
+    update_service = staticmethod(services.electrolyte_batch_update)
+    record_kwarg = "batch"
     list_display = ("human_id", "name", "product", "route", "prepared_on", "xrd_phase", "conductivity_25c",
                     "project")
     list_filter = ("route", "xrd_phase", "product", "project")
     search_fields = ("human_id", "name", "notes")
     list_select_related = ("product", "project", "created_by")
     autocomplete_fields = ("solvent_lot",)
-    inlines = (ElectrolyteBatchInputInline, ElectrolyteBatchStepInline, ConductivityMeasurementInline)
-    stock_children = ("inputs",)
-    derived_fields = ("conductivity_25c", "activation_energy")
+    inlines = (ElectrolyteBatchInputInline, ElectrolyteBatchStepInline, ConductivityMeasurementInline,
+               ledger_inline("electrolyte_batch"))
+    derived_fields = ("remaining", "conductivity_25c", "activation_energy")
+    remaining = derived(_remaining, "remaining (from its ledger)", unit="mg")
     conductivity_25c = derived(_conductivity_25c, "ionic conductivity at 25 °C", fmt=_millisiemens)
     activation_energy = derived("activation_energy", "activation energy (Arrhenius)", fmt=_arrhenius)
 
@@ -597,7 +545,7 @@ class ElectrolyteBatchAdmin(StockTakingAdmin):
 
 
 @admin.register(models.ElectrolyteBatchInput)
-class ElectrolyteBatchInputAdmin(ReadOnlyStockRowAdmin):
+class ElectrolyteBatchInputAdmin(ReadOnlyRowAdmin):
     project_path = "batch__project"
     list_display = ("record", "lot_link", "mass_mg")
     list_filter = ("lot__material",)
@@ -605,23 +553,19 @@ class ElectrolyteBatchInputAdmin(ReadOnlyStockRowAdmin):
 
 
 @admin.register(models.ElectrolyteBatchStep)
-class ElectrolyteBatchStepAdmin(HistoryAdmin):
+class ElectrolyteBatchStepAdmin(ReadOnlyRowAdmin):
     project_path = "batch__project"
-    parent_field = "batch"
     list_display = ("batch", "order", "description", "temperature_c", "duration_h", "atmosphere")
     search_fields = ("batch__human_id", "description")
     list_select_related = ("batch",)
-    autocomplete_fields = ("batch",)
 
 
 @admin.register(models.ConductivityMeasurement)
-class ConductivityMeasurementAdmin(HistoryAdmin):
+class ConductivityMeasurementAdmin(ReadOnlyRowAdmin):
     project_path = "batch__project"
-    parent_field = "batch"
     list_display = ("batch", "measured_on", "temperature_c", "resistance_ohm", "conductivity")
     search_fields = ("batch__human_id",)
     list_select_related = ("batch",)
-    autocomplete_fields = ("batch",)
     derived_fields = ("conductivity",)
     conductivity = derived("conductivity_s_cm", "ionic conductivity", fmt=_millisiemens)
 
@@ -635,24 +579,27 @@ class InfiltrationSolutionInputInline(LotUseInline):
 
 
 @admin.register(models.InfiltrationSolution)
-class InfiltrationSolutionAdmin(StockTakingAdmin):
+class InfiltrationSolutionAdmin(MadeStockAdmin):
+    create_service = staticmethod(services.infiltration_solution_prepare)
+    update_service = staticmethod(services.infiltration_solution_update)
+    record_kwarg = "solution"
     list_display = ("human_id", "name", "product", "solvent_lot", "solvent_volume_ml", "concentration",
                     "prepared_on", "project")
     list_filter = ("product", "project")
     search_fields = ("human_id", "name", "notes")
     list_select_related = ("product", "solvent_lot__material", "project", "created_by")
     autocomplete_fields = ("solvent_lot",)
-    inlines = (InfiltrationSolutionInputInline,)
-    stock_children = ("inputs",)
-    derived_fields = ("concentration",)
+    inlines = (InfiltrationSolutionInputInline, ledger_inline("infiltration_solution"))
+    derived_fields = ("concentration", "remaining")
     concentration = derived("concentration_mg_ml", "concentration", unit="mg/mL")
+    remaining = derived(_remaining, "remaining (from its ledger)", unit="mL")
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("inputs")
 
 
 @admin.register(models.InfiltrationSolutionInput)
-class InfiltrationSolutionInputAdmin(ReadOnlyStockRowAdmin):
+class InfiltrationSolutionInputAdmin(ReadOnlyRowAdmin):
     project_path = "solution__project"
     list_display = ("record", "lot_link", "mass_mg")
     list_filter = ("lot__material",)
@@ -664,7 +611,6 @@ class InfiltrationSolutionInputAdmin(ReadOnlyStockRowAdmin):
 
 class SheetComponentInline(ChildInline):
     model = models.SheetComponent
-    formset = SheetComponentFormSet
     fields = ("lot", "role", "mass_fraction_percent", "mass_mg")
     autocomplete_fields = ("lot",)
     extra = 1
@@ -682,13 +628,15 @@ SHEET_PREFETCH = ("components__lot__material", "loading_discs")
 
 
 @admin.register(models.ElectrodeSheet)
-class ElectrodeSheetAdmin(StockTakingAdmin):
+class ElectrodeSheetAdmin(LabRecordAdmin):
+    create_service = staticmethod(services.electrode_sheet_cast)
+    update_service = staticmethod(services.electrode_sheet_update)
+    record_kwarg = "sheet"
     list_display = ("human_id", "name", "composition", "areal_loading", "casting_porosity", "cast_on", "project")
     list_filter = ("current_collector", "project")
     search_fields = ("human_id", "name", "notes")
     autocomplete_fields = ("slurry_solvent_lot",)
     inlines = (SheetComponentInline, LoadingDiscInline)
-    stock_children = ("components",)
     derived_fields = ("composition", "composite_density", "areal_loading", "areal_loading_spread",
                       "active_loading", "casting_porosity")
     composition = derived("composition_label", "composition (mass %)")
@@ -703,7 +651,7 @@ class ElectrodeSheetAdmin(StockTakingAdmin):
 
 
 @admin.register(models.SheetComponent)
-class SheetComponentAdmin(ReadOnlyStockRowAdmin):
+class SheetComponentAdmin(ReadOnlyRowAdmin):
     project_path = "sheet__project"
     list_display = ("record", "lot_link", "role", "mass_fraction_percent", "mass_mg")
     list_filter = ("role", "lot__material")
@@ -711,19 +659,20 @@ class SheetComponentAdmin(ReadOnlyStockRowAdmin):
 
 
 @admin.register(models.LoadingDisc)
-class LoadingDiscAdmin(HistoryAdmin):
+class LoadingDiscAdmin(ReadOnlyRowAdmin):
     project_path = "sheet__project"
-    parent_field = "sheet"
     list_display = ("sheet", "diameter_mm", "mass_mg", "loading")
     search_fields = ("sheet__human_id",)
     list_select_related = ("sheet",)
-    autocomplete_fields = ("sheet",)
     derived_fields = ("loading",)
     loading = derived("coating_loading_mg_cm2", "coating loading", unit="mg/cm²")
 
 
 @admin.register(models.Electrode)
 class ElectrodeAdmin(LabRecordAdmin):
+    create_service = staticmethod(services.electrode_punch)
+    update_service = staticmethod(services.electrode_update)
+    record_kwarg = "electrode"
     list_display = ("human_id", "sheet", "diameter_mm", "mass_mg", "active_loading", "punched_on", "project")
     list_filter = ("project",)
     search_fields = ("human_id", "notes", "sheet__human_id", "sheet__name")
@@ -748,23 +697,8 @@ class InfiltrationDryingStepInline(ChildInline):
     fields = ("order", "description", "temperature_c", "duration_h", "atmosphere", "pressure_mbar")
 
 
-class InfiltratedElectrodeForm(forms.ModelForm):
-    class Meta:
-        model = models.InfiltratedElectrode
-        fields = "__all__"
-
-    def clean(self):
-        data = super().clean()
-        before, after = data.get("mass_before_mg"), data.get("mass_after_mg")
-        if before is not None and after is not None and after < before:
-            self.add_error("mass_after_mg", f"The mass after ({after:g} mg) is below the mass before "
-                                            f"({before:g} mg); infiltration adds electrolyte.")
-        return data
-
-
 class InfiltratedElectrodeInline(ChildInline):
     model = models.InfiltratedElectrode
-    form = InfiltratedElectrodeForm
     fields = ("electrode", "mass_before_mg", "mass_after_mg", "pressing_pressure_mpa", "pressed_thickness_um",
               "pressed_mass_mg", "electrolyte_mass", "measured_uptake", "expected_uptake", "remaining_porosity")
     readonly_fields = ("electrolyte_mass", "measured_uptake", "expected_uptake", "remaining_porosity")
@@ -777,6 +711,9 @@ class InfiltratedElectrodeInline(ChildInline):
 
 @admin.register(models.InfiltrationRun)
 class InfiltrationRunAdmin(LabRecordAdmin):
+    create_service = staticmethod(services.infiltration_run_record)
+    update_service = staticmethod(services.infiltration_run_update)
+    record_kwarg = "run"
     list_display = ("human_id", "solution", "performed_on", "dip_time_min", "project")
     list_filter = ("project",)
     search_fields = ("human_id", "notes", "solution__human_id")
@@ -786,24 +723,19 @@ class InfiltrationRunAdmin(LabRecordAdmin):
 
 
 @admin.register(models.InfiltrationDryingStep)
-class InfiltrationDryingStepAdmin(HistoryAdmin):
+class InfiltrationDryingStepAdmin(ReadOnlyRowAdmin):
     project_path = "run__project"
-    parent_field = "run"
     list_display = ("run", "order", "description", "temperature_c", "duration_h", "atmosphere")
     search_fields = ("run__human_id", "description")
     list_select_related = ("run",)
-    autocomplete_fields = ("run",)
 
 
 @admin.register(models.InfiltratedElectrode)
-class InfiltratedElectrodeAdmin(HistoryAdmin):
+class InfiltratedElectrodeAdmin(ReadOnlyRowAdmin):
     project_path = "run__project"
-    parent_field = "run"
-    form = InfiltratedElectrodeForm
     list_display = ("run", "electrode", "mass_before_mg", "mass_after_mg", "measured_uptake", "remaining_porosity")
     search_fields = ("run__human_id", "electrode__human_id")
     list_select_related = ("run", "electrode")
-    autocomplete_fields = ("run", "electrode")
     derived_fields = ("electrolyte_mass", "measured_uptake", "expected_uptake", "remaining_porosity")
     electrolyte_mass = InfiltratedElectrodeInline.electrolyte_mass
     measured_uptake = InfiltratedElectrodeInline.measured_uptake
@@ -820,16 +752,20 @@ class AlloyBatchInputInline(LotUseInline):
 
 
 @admin.register(models.AlloyBatch)
-class AlloyBatchAdmin(StockTakingAdmin):
+class AlloyBatchAdmin(MadeStockAdmin):
+    create_service = staticmethod(services.alloy_batch_prepare)
+    update_service = staticmethod(services.alloy_batch_update)
+    record_kwarg = "batch"
     list_display = ("human_id", "name", "prepared_on", "project")
     list_filter = ("project",)
     search_fields = ("human_id", "name", "notes")
-    inlines = (AlloyBatchInputInline,)
-    stock_children = ("inputs",)
+    inlines = (AlloyBatchInputInline, ledger_inline("alloy_batch"))
+    derived_fields = ("remaining",)
+    remaining = derived(_remaining, "remaining (from its ledger)", unit="mg")
 
 
 @admin.register(models.AlloyBatchInput)
-class AlloyBatchInputAdmin(ReadOnlyStockRowAdmin):
+class AlloyBatchInputAdmin(ReadOnlyRowAdmin):
     project_path = "batch__project"
     list_display = ("record", "lot_link", "mass_mg")
     list_filter = ("lot__material",)

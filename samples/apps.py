@@ -6,4 +6,4 @@ class SamplesConfig(AppConfig):
     verbose_name = "Samples and inventory"
 
     def ready(self):
-        from samples import signals  # noqa: F401 - deleted process rows give their stock back
+        from samples import services  # noqa: F401 - registers how each record type is written

@@ -1,9 +1,8 @@
 """Filters shared by the API and the pages."""
 import django_filters as filters
-from django.db.models import F, Q, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models import F, Q
 
-from samples import models
+from samples import models, selectors
 
 
 class LabRecordFilterSet(filters.FilterSet):
@@ -19,13 +18,6 @@ class MaterialFilterSet(filters.FilterSet):
         fields = {"name": ["exact", "icontains"], "kind": ["exact"], "formula": ["exact", "icontains"]}
 
 
-def with_remaining_stock(queryset):
-    """Annotate lots with consumed_total_mg and remaining_stock_mg from their ledger."""
-    return queryset.annotate(
-        consumed_total_mg=Coalesce(Sum("movements__mass_mg"), Value(0.0)),
-    ).annotate(remaining_stock_mg=F("quantity_received_mg") - F("consumed_total_mg"))
-
-
 class PrecursorLotFilterSet(LabRecordFilterSet):
     material = filters.CharFilter(field_name="material__name")
     material_kind = filters.ChoiceFilter(field_name="material__kind", choices=models.Material.Kind.choices)
@@ -37,17 +29,24 @@ class PrecursorLotFilterSet(LabRecordFilterSet):
         fields = ["state", "storage_place", "lot_number"]
 
     def filter_low_stock(self, queryset, name, value):
-        queryset = queryset if "remaining_stock_mg" in queryset.query.annotations else with_remaining_stock(queryset)
-        low = Q(remaining_stock_mg__lt=F("low_stock_threshold_mg"))
+        queryset = queryset if "remaining" in queryset.query.annotations else selectors.with_stock(queryset)
+        low = Q(remaining__lt=F("low_stock_threshold_mg"))
         return queryset.filter(low) if value else queryset.exclude(low)
 
 
 class StockMovementFilterSet(filters.FilterSet):
+    holder = filters.CharFilter(method="filter_holder", label="the lot or made batch (label id)")
     lot = filters.CharFilter(field_name="lot__human_id")
 
     class Meta:
         model = models.StockMovement
         fields = ["kind", "used_for"]
+
+    def filter_holder(self, queryset, name, value):
+        match = Q()
+        for field in selectors.HOLDER_FIELD.values():
+            match |= Q(**{f"{field}__human_id__iexact": value})
+        return queryset.filter(match)
 
 
 class ElectrolyteBatchFilterSet(LabRecordFilterSet):

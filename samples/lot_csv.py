@@ -36,12 +36,10 @@ from datetime import date
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Sum
 
 from eln.permissions import visible_projects, writable_projects
-from samples.filtersets import with_remaining_stock
-from samples.models import Material, PrecursorLot, StockMovement
-from samples.services import STOCK_TOLERANCE_MG
+from samples import selectors, services
+from samples.models import Material, PrecursorLot
 
 COLUMNS = (
     "id", "project", "material", "supplier", "lot_number", "received_on", "purity_percent",
@@ -111,8 +109,8 @@ def export_lots(queryset, file_like, *, bom: bool = True) -> int:
     ``newline=""``). A byte-order mark is written first so spreadsheet programs read the file
     as UTF-8 (µ, °, formulas with subscripts); ``import_lots`` reads it back either way.
     """
-    if "remaining_stock_mg" not in queryset.query.annotations:
-        queryset = with_remaining_stock(queryset)
+    if "remaining" not in queryset.query.annotations:
+        queryset = selectors.with_stock(queryset)
     queryset = queryset.select_related("project", "material")
     if bom:
         file_like.write("\ufeff")
@@ -129,7 +127,7 @@ def export_lots(queryset, file_like, *, bom: bool = True) -> int:
             lot.received_on.isoformat() if lot.received_on else "",
             format_number(lot.purity_percent),
             format_number(lot.quantity_received_mg),
-            format_number(round(lot.remaining_stock_mg, 3)),
+            format_number(round(lot.remaining, 3)),
             format_number(lot.low_stock_threshold_mg),
             lot.storage_place,
             lot.storage_detail,
@@ -287,37 +285,40 @@ class _Importer:
 
     def run(self, rows):
         ids = {record["id"].upper() for _line, record in rows if record.get("id")}
-        lots = PrecursorLot.objects.select_for_update(of=("self",)).select_related("project", "material")
+        lots = PrecursorLot.objects.select_related("project", "material")
         self.existing = {
             lot.human_id: lot for lot in lots.filter(human_id__in=ids, project__in=self.visible.values())
         }
-        self.taken = dict(
-            StockMovement.objects.filter(lot__in=list(self.existing.values()))
-            .values("lot").annotate(total=Sum("mass_mg")).values_list("lot", "total")
-        )
         self.seen: dict[str, int] = {}
         planned = [plan for line, record in rows if (plan := self.check_row(line, record))]
-        if self.result.errors:
-            return
-        for lot, new, changed in planned:
-            if new:
-                lot.created_by = self.user
-            elif not changed:
-                self.result.unchanged.append(lot)
-                continue
-            lot.modified_by = self.user
-            lot._history_user = self.user
-            lot._change_reason = "CSV import"
-            lot.save()
-            (self.result.created if new else self.result.updated).append(lot)
+        # Every lot through the same services as the API and the admin, their rules and
+        # messages reported by line and column; a row whose cells could not all be read is
+        # still checked for the others (the transaction is rolled back when anything failed).
+        for line, lot, fields, failed in planned:
+            try:
+                if lot is None:
+                    saved = services.lot_receive(user=self.user, **fields)
+                    self.result.created.append(saved)
+                elif not any(getattr(lot, name) != value for name, value in fields.items()):
+                    self.result.unchanged.append(lot)
+                else:
+                    self.result.updated.append(services.lot_update(user=self.user, lot=lot, reason="CSV import",
+                                                                   **fields))
+            except ValidationError as refused:
+                for name, messages in refused.message_dict.items():
+                    if name in failed:
+                        continue  # already reported as the cell that could not be read
+                    for message in messages:
+                        self.error(line, name if name in COLUMNS else None, message)
 
     def error(self, line, column, message):
         self.result.errors.append(RowError(line, column, message))
 
     def check_row(self, line: int, record: dict):
-        """The lot this row makes (new or existing, changed in memory), or None on errors."""
-        errors_before = len(self.result.errors)
+        """(line, existing lot or None, the fields the row gives, the columns that could not be
+        read), or None when the row cannot be checked further."""
         human_id = record.get("id", "").upper()
+        lot = None
         if human_id:
             lot = self.existing.get(human_id)
             if lot is None:
@@ -330,44 +331,25 @@ class _Importer:
             if lot.project_id not in self.writable:
                 self.error(line, "id", f"you may not change lots of project {lot.project.name!r}")
                 return None
-            new = False
-            before = {name: getattr(lot, name) for name in LOT_FIELDS}
-        else:
-            lot, new, before = PrecursorLot(), True, None
-
+        fields: dict = {}
         failed = set()
         for column in COLUMNS:
             if column in ("id", *EXPORT_ONLY) or column not in record:
                 continue
-            value = record[column]
             try:
-                self.apply(lot, column, value, new)
+                self.apply(fields, lot, column, record[column])
             except ValueError as problem:
                 failed.add(column)
                 self.error(line, column, str(problem))
-
-        if not new and "quantity_received_mg" not in failed:
-            taken = self.taken.get(lot.pk, 0.0)
-            if lot.quantity_received_mg < taken - STOCK_TOLERANCE_MG:
-                failed.add("quantity_received_mg")
-                self.error(line, "quantity_received_mg",
-                           f"{lot.quantity_received_mg:g} mg is below the {taken:g} mg the ledger has "
-                           f"already taken from {lot.human_id}")
-        if new:
+        if lot is None:
             failed.update(c for c in REQUIRED if c not in record)  # reported once, at the header
-        exclude = ["human_id", "created_by", "modified_by", *failed]
-        try:
-            lot.full_clean(exclude=exclude, validate_unique=False, validate_constraints=False)
-        except ValidationError as invalid:
-            for name, messages in invalid.message_dict.items():
-                self.error(line, name if name in COLUMNS else None, " ".join(messages))
-        if len(self.result.errors) > errors_before:
-            return None
-        changed = new or any(getattr(lot, name) != before[name] for name in LOT_FIELDS)
-        return lot, new, changed
+        if "project" in failed or (lot is None and "project" not in fields):
+            return None  # nothing to check a lot against
+        return line, lot, fields, failed
 
-    def apply(self, lot: PrecursorLot, column: str, value: str, new: bool):
-        """Set the lot's field from a cell; ValueError with the message for the user."""
+    def apply(self, fields: dict, lot: PrecursorLot | None, column: str, value: str):
+        """The field a cell gives, into ``fields``; ValueError with the message for the user."""
+        new = lot is None
         if column in REQUIRED and not value:
             raise ValueError("missing required value")
         if "\x00" in value:
@@ -378,31 +360,29 @@ class _Importer:
                 raise ValueError(f"unknown project {value!r}")
             if project.pk not in self.writable:
                 raise ValueError(f"you are a reader of project {project.name!r} and cannot add or change its lots")
-            if not new and project.pk != lot.project_id:
-                raise ValueError(f"a lot cannot move to another project ({lot.human_id} is in {lot.project.name!r})")
-            lot.project = project
+            fields["project"] = project
         elif column == "material":
             material = self.materials.get(value.lower())
             if material is None:
                 raise ValueError(f"unknown material {value!r} (add it under Materials first)")
-            lot.material = material
+            fields["material"] = material
         elif column in TEXT_COLUMNS:
             limit = PrecursorLot._meta.get_field(column).max_length
             if limit and len(value) > limit:
                 raise ValueError(f"longer than the {limit} characters this column holds")
-            setattr(lot, column, value)
+            fields[column] = value
         elif column in NUMBER_COLUMNS:
             if not value:
-                setattr(lot, column, 0.0 if column == "low_stock_threshold_mg" else None)
+                fields[column] = 0.0 if column == "low_stock_threshold_mg" else None
             else:
-                setattr(lot, column, parse_number(value, decimal_comma=self.decimal_comma))
+                fields[column] = parse_number(value, decimal_comma=self.decimal_comma)
         elif column == "received_on":
-            lot.received_on = parse_date(value) if value else None
+            fields["received_on"] = parse_date(value) if value else None
         elif column in CHOICE_COLUMNS:
             choices, what = CHOICE_COLUMNS[column]
             if not value:
                 if not new:
                     raise ValueError("missing required value")
-                setattr(lot, column, PrecursorLot._meta.get_field(column).default)
+                fields[column] = PrecursorLot._meta.get_field(column).default
             else:
-                setattr(lot, column, parse_choice(value, choices, what))
+                fields[column] = parse_choice(value, choices, what)

@@ -4,13 +4,14 @@ electrode sheets, electrodes and infiltration runs."""
 from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Sum
+from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
 from analysis.core import process
-from eln.models import LabRecord
+from eln.models import LabRecord, RulesInClean
 
 positive = MinValueValidator(0)
 percent = [MinValueValidator(0), MaxValueValidator(100)]
@@ -62,6 +63,33 @@ class Material(models.Model):
         return process.theoretical_specific_capacity_mah_g(self.electrons_per_formula_unit, self.molar_mass_g_mol)
 
 
+K = Material.Kind
+# What a lot (or a made batch's product) may be, by what the lab uses it for.
+USES = {
+    "solvent": (K.SOLVENT,),
+    "salt": (K.PRECURSOR,),
+    "electrolyte precursor": (K.PRECURSOR,),
+    "active material": (K.CATHODE_ACTIVE, K.ANODE_ACTIVE),
+    "cathode active material": (K.CATHODE_ACTIVE,),
+    "anode active material": (K.ANODE_ACTIVE,),
+    "binder": (K.BINDER,),
+    "conductive carbon": (K.CONDUCTIVE_CARBON,),
+    "solid electrolyte": (K.SOLID_ELECTROLYTE,),
+    "alloy metal": (K.METAL, K.ANODE_ACTIVE),
+    "metal electrode": (K.METAL,),
+}
+
+
+def material_use_problem(material: Material | None, use: str, *, what: str = "") -> str | None:
+    """Why ``material`` cannot serve as ``use`` (a key of USES), or None. ``what`` names the
+    record holding it (e.g. LOT-0012) for the message."""
+    if material is None or material.kind in USES[use]:
+        return None
+    allowed = " or ".join(str(K(kind).label) for kind in USES[use])
+    subject = f"{what} is {material.name}" if what else material.name
+    return f"{subject} ({material.get_kind_display()}); a {use} must be {allowed}."
+
+
 class PrecursorLot(LabRecord):
     """A container of a material as received from a supplier; its stock is kept in a ledger."""
 
@@ -100,22 +128,11 @@ class PrecursorLot(LabRecord):
     class Meta(LabRecord.Meta):
         verbose_name = "precursor lot"
 
+    # Stock holder: what it holds, in which unit (samples.selectors computes what is left).
+    STOCK_FIELD, STOCK_UNIT, STOCK_LABEL = "quantity_received_mg", "mg", "quantity received"
+
     def __str__(self):
         return f"{self.human_id} {self.material} ({self.supplier} {self.lot_number})".strip()
-
-    @property
-    def consumed_mg(self) -> float:
-        if hasattr(self, "consumed_total_mg"):  # annotated by the queryset
-            return self.consumed_total_mg or 0.0
-        return self.movements.aggregate(total=Sum("mass_mg"))["total"] or 0.0
-
-    @property
-    def remaining_mg(self) -> float:
-        return self.quantity_received_mg - self.consumed_mg
-
-    @property
-    def is_low_stock(self) -> bool:
-        return self.remaining_mg < self.low_stock_threshold_mg
 
 
 class LotTreatment(models.Model):
@@ -134,11 +151,17 @@ class LotTreatment(models.Model):
         ordering = ["performed_on", "id"]
 
 
-class StockMovement(models.Model):
-    """One line of a lot's ledger: a mass taken from it (positive) or returned (negative).
+HOLDER_FIELDS = ("lot", "electrolyte_batch", "infiltration_solution", "alloy_batch")
 
-    What is left of a lot is always derived from its ledger; lines written by processes point
-    at the record that used the mass.
+
+class StockMovement(RulesInClean, models.Model):
+    """One line of a ledger: a quantity taken (positive) from what the lab holds, or put back
+    (negative). The holder is a precursor lot or something the lab made from lots (an
+    electrolyte batch, an infiltration solution, an alloy batch); the quantity is in the
+    holder's unit (mg, or mL for a solution).
+
+    What is left of a holder is always derived from its ledger (samples.selectors); lines
+    written by processes point at the row that used the quantity (``source``).
     """
 
     class Kind(models.TextChoices):
@@ -146,8 +169,18 @@ class StockMovement(models.Model):
         CORRECTION = "correction", "inventory correction"
         DISPOSAL = "disposal", "disposed of"
 
-    lot = models.ForeignKey(PrecursorLot, on_delete=models.PROTECT, related_name="movements")
-    mass_mg = models.FloatField("mass taken (mg)")
+    MANUAL_KINDS = (Kind.CORRECTION, Kind.DISPOSAL)
+    RULES_IN_CLEAN = ("ledger_line_moves_something", "disposal_takes_out")
+
+    lot = models.ForeignKey(PrecursorLot, null=True, blank=True, on_delete=models.PROTECT, related_name="movements")
+    electrolyte_batch = models.ForeignKey(
+        "ElectrolyteBatch", null=True, blank=True, on_delete=models.PROTECT, related_name="movements")
+    infiltration_solution = models.ForeignKey(
+        "InfiltrationSolution", null=True, blank=True, on_delete=models.PROTECT, related_name="movements")
+    alloy_batch = models.ForeignKey(
+        "AlloyBatch", null=True, blank=True, on_delete=models.PROTECT, related_name="movements")
+    quantity = models.FloatField("quantity taken", help_text="in the holder's unit: mg, or mL for a solution; "
+                                                             "a negative correction puts back")
     kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.USE)
     used_for = models.CharField(max_length=100, blank=True, help_text="the record that used it, e.g. EB-0003")
     note = models.CharField(max_length=200, blank=True)
@@ -161,9 +194,45 @@ class StockMovement(models.Model):
     class Meta:
         ordering = ["created_at", "id"]
         indexes = [models.Index(fields=["source_type", "source_id"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(lot__isnull=False, electrolyte_batch=None, infiltration_solution=None, alloy_batch=None)
+                           | Q(lot=None, electrolyte_batch__isnull=False, infiltration_solution=None, alloy_batch=None)
+                           | Q(lot=None, electrolyte_batch=None, infiltration_solution__isnull=False, alloy_batch=None)
+                           | Q(lot=None, electrolyte_batch=None, infiltration_solution=None, alloy_batch__isnull=False)),
+                name="ledger_line_of_one_holder",
+                violation_error_message="A ledger line belongs to exactly one lot or made batch.",
+            ),
+            models.CheckConstraint(
+                condition=~Q(quantity=0), name="ledger_line_moves_something",
+                violation_error_message="A ledger line takes out or puts back a quantity other than 0.",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind="disposal", quantity__lt=0), name="disposal_takes_out",
+                violation_error_message="A disposal takes a positive quantity out.",
+            ),
+        ]
 
     def __str__(self):
-        return f"{self.mass_mg:g} mg from {self.lot.human_id} ({self.used_for or self.get_kind_display()})"
+        holder = self.holder
+        unit = holder.STOCK_UNIT if holder else ""
+        label = holder.human_id if holder else "?"
+        return f"{self.quantity:g} {unit} from {label} ({self.used_for or self.get_kind_display()})"
+
+    @property
+    def holder(self):
+        return next((getattr(self, name) for name in HOLDER_FIELDS if getattr(self, f"{name}_id")), None)
+
+    @property
+    def is_process_line(self) -> bool:
+        """Written by a process (read-only for people); corrections and disposals are manual."""
+        return self.kind == self.Kind.USE or self.source_type_id is not None
+
+    def clean(self):
+        if self.kind == self.Kind.DISPOSAL and self.quantity is not None and self.quantity < 0:
+            raise ValidationError({"quantity": "A disposal takes out of the stock: enter a positive quantity."})
+        if self.quantity == 0:
+            raise ValidationError({"quantity": "Enter the quantity taken out (positive) or put back (negative)."})
 
 
 class ProcessStep(models.Model):
@@ -184,8 +253,16 @@ class ProcessStep(models.Model):
         return f"{self.order}. {self.description}"
 
 
+def lot_use_problem(lot, use: str) -> str | None:
+    """Why ``lot`` cannot be used as ``use`` (a key of USES), or None."""
+    return material_use_problem(lot.material, use, what=lot.human_id) if lot is not None else None
+
+
 class LotUse(models.Model):
-    """A mass taken from a precursor lot by a process (abstract); it writes a ledger line."""
+    """A mass taken from a precursor lot by a process (abstract); it writes a ledger line.
+    ``USE`` says what the lot is used as, which decides the materials it may be."""
+
+    USE = ""
 
     lot = models.ForeignKey(PrecursorLot, on_delete=models.PROTECT, related_name="+")
     mass_mg = models.FloatField("mass (mg)", validators=[positive])
@@ -199,6 +276,42 @@ class LotUse(models.Model):
     @property
     def parent_record(self):  # the LabRecord this use belongs to, for the ledger's used_for
         raise NotImplementedError
+
+    def clean(self):
+        problem = lot_use_problem(self.lot if self.lot_id else None, self.USE) if self.USE else None
+        if problem:
+            raise ValidationError({"lot": problem})
+
+
+class LotInput(LotUse):
+    """A lot the lab made in house from other lots, e.g. NaCrO2 from Cr2O3 and Na2CO3."""
+
+    USE = None  # a synthesis may start from any material
+    made_lot = models.ForeignKey(PrecursorLot, on_delete=models.CASCADE, related_name="inputs")
+    history = HistoricalRecords()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["made_lot", "lot"], name="lot_once_per_made_lot")]
+
+    @property
+    def parent_record(self):
+        return self.made_lot
+
+
+def solvent_problems(record, lot_field: str, volume_field: str) -> dict[str, str]:
+    """A solvent lot must be a solvent, and a volume needs the lot it was taken from."""
+    lot = getattr(record, lot_field) if getattr(record, f"{lot_field}_id") else None
+    errors = {}
+    problem = lot_use_problem(lot, "solvent")
+    if problem:
+        errors[lot_field] = problem
+    volume = getattr(record, volume_field)
+    if lot is None and volume is not None:
+        errors[lot_field] = f"Give the solvent lot the {volume:g} mL were taken from."
+    elif lot is not None and volume is not None and lot.material.density_g_cm3 is None:
+        errors[lot_field] = (f"{lot.material.name} has no density, so the {volume:g} mL cannot be booked as a mass "
+                             f"from {lot.human_id}; enter the material's density.")
+    return errors
 
 
 class ElectrolyteBatch(LabRecord):
@@ -231,11 +344,25 @@ class ElectrolyteBatch(LabRecord):
         "IR: B-H stretch (2400–2500 cm⁻¹) and bends (600–1200 cm⁻¹) present", null=True, blank=True
     )
     ir_solvent_bands_present = models.BooleanField("IR: solvent bands present", null=True, blank=True)
+    pellet_mass_mg = models.FloatField(
+        "conductivity pellet mass (mg)", null=True, blank=True, validators=[positive],
+        help_text="powder pressed into the impedance pellet; taken from this batch's stock",
+    )
     history = HistoricalRecords()
+
+    STOCK_FIELD, STOCK_UNIT, STOCK_LABEL = "yield_mg", "mg", "yield"
 
     class Meta(LabRecord.Meta):
         verbose_name = "electrolyte batch"
         verbose_name_plural = "electrolyte batches"
+
+    def clean(self):
+        errors = solvent_problems(self, "solvent_lot", "solvent_volume_ml")
+        problem = material_use_problem(self.product if self.product_id else None, "solid electrolyte")
+        if problem:
+            errors["product"] = problem
+        if errors:
+            raise ValidationError(errors)
 
     def conductivity_at(self, temperature_c: float, tolerance_c: float = 1.0) -> float | None:
         values = [m.conductivity_s_cm for m in self.conductivity_measurements.all()
@@ -252,8 +379,13 @@ class ElectrolyteBatch(LabRecord):
 
 
 class ElectrolyteBatchInput(LotUse):
+    USE = "electrolyte precursor"
+
     batch = models.ForeignKey(ElectrolyteBatch, on_delete=models.CASCADE, related_name="inputs")
     history = HistoricalRecords()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["batch", "lot"], name="lot_once_per_electrolyte_batch")]
 
     @property
     def parent_record(self):
@@ -263,6 +395,9 @@ class ElectrolyteBatchInput(LotUse):
 class ElectrolyteBatchStep(ProcessStep):
     batch = models.ForeignKey(ElectrolyteBatch, on_delete=models.CASCADE, related_name="steps")
     history = HistoricalRecords()
+
+    class Meta(ProcessStep.Meta):
+        constraints = [models.UniqueConstraint(fields=["batch", "order"], name="step_order_once_per_batch")]
 
 
 class ConductivityMeasurement(models.Model):
@@ -297,12 +432,25 @@ class InfiltrationSolution(LabRecord):
         help_text="the solid electrolyte the salts crystallise into in the pores",
     )
     solvent_lot = models.ForeignKey(PrecursorLot, on_delete=models.PROTECT, related_name="+")
-    solvent_volume_ml = models.FloatField("solvent volume (mL)", validators=[MinValueValidator(1e-9)])
+    solvent_volume_ml = models.FloatField(
+        "solvent volume (mL)", validators=[MinValueValidator(1e-9)],
+        help_text="taken from the solvent lot (volume × density); also the solution's own stock",
+    )
     prepared_on = models.DateField(null=True, blank=True)
     history = HistoricalRecords()
 
+    STOCK_FIELD, STOCK_UNIT, STOCK_LABEL = "solvent_volume_ml", "mL", "volume"
+
     class Meta(LabRecord.Meta):
         verbose_name = "infiltration solution"
+
+    def clean(self):
+        errors = solvent_problems(self, "solvent_lot", "solvent_volume_ml")
+        problem = material_use_problem(self.product if self.product_id else None, "solid electrolyte")
+        if problem:
+            errors["product"] = problem
+        if errors:
+            raise ValidationError(errors)
 
     @property
     def concentration_mg_ml(self) -> float | None:
@@ -311,8 +459,13 @@ class InfiltrationSolution(LabRecord):
 
 
 class InfiltrationSolutionInput(LotUse):
+    USE = "salt"
+
     solution = models.ForeignKey(InfiltrationSolution, on_delete=models.CASCADE, related_name="inputs")
     history = HistoricalRecords()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["solution", "lot"], name="lot_once_per_solution")]
 
     @property
     def parent_record(self):
@@ -327,6 +480,10 @@ class ElectrodeSheet(LabRecord):
     name = models.CharField(max_length=200, blank=True)
     slurry_solvent_lot = models.ForeignKey(
         PrecursorLot, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    slurry_solvent_volume_ml = models.FloatField(
+        "slurry solvent volume (mL)", null=True, blank=True, validators=[positive],
+        help_text="taken from the solvent lot (volume × density)",
     )
     current_collector = models.CharField(max_length=50, default="Al foil")
     current_collector_areal_mass_mg_cm2 = models.FloatField(
@@ -345,6 +502,11 @@ class ElectrodeSheet(LabRecord):
 
     class Meta(LabRecord.Meta):
         verbose_name = "electrode sheet"
+
+    def clean(self):
+        errors = solvent_problems(self, "slurry_solvent_lot", "slurry_solvent_volume_ml")
+        if errors:
+            raise ValidationError(errors)
 
     # The components are few; these read from a prefetch where the caller made one.
     def _components(self):
@@ -431,8 +593,13 @@ class SheetComponent(models.Model):
     )
     history = HistoricalRecords()
 
+    # What a component's lot may be, by its role in the slurry.
+    ROLE_USES = {Role.ACTIVE: "active material", Role.BINDER: "binder", Role.CONDUCTIVE_CARBON: "conductive carbon",
+                 Role.ELECTROLYTE: "solid electrolyte"}
+
     class Meta:
         ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["sheet", "lot"], name="lot_once_per_sheet")]
 
     def __str__(self):
         return f"{self.lot.material} {self.mass_fraction_percent:g} % ({self.get_role_display()})"
@@ -440,6 +607,12 @@ class SheetComponent(models.Model):
     @property
     def parent_record(self):
         return self.sheet
+
+    def clean(self):
+        use = self.ROLE_USES.get(self.role)
+        problem = lot_use_problem(self.lot if self.lot_id else None, use) if use else None
+        if problem:
+            raise ValidationError({"lot": problem})
 
 
 def composition_problems(components) -> list[str]:
@@ -531,6 +704,10 @@ class InfiltrationRun(LabRecord):
     solution = models.ForeignKey(InfiltrationSolution, on_delete=models.PROTECT, related_name="runs")
     performed_on = models.DateField(null=True, blank=True)
     dip_time_min = models.FloatField("dip time (min)", default=10, validators=[positive])
+    solution_volume_ml = models.FloatField(
+        "solution used (mL)", null=True, blank=True, validators=[positive],
+        help_text="volume of the solution the electrodes were dipped in; taken from the solution's stock",
+    )
     history = HistoricalRecords()
 
     class Meta(LabRecord.Meta):
@@ -541,9 +718,14 @@ class InfiltrationDryingStep(ProcessStep):
     run = models.ForeignKey(InfiltrationRun, on_delete=models.CASCADE, related_name="drying_steps")
     history = HistoricalRecords()
 
+    class Meta(ProcessStep.Meta):
+        constraints = [models.UniqueConstraint(fields=["run", "order"], name="step_order_once_per_run")]
 
-class InfiltratedElectrode(models.Model):
+
+class InfiltratedElectrode(RulesInClean, models.Model):
     """One electrode of a run: masses before and after, and after pressing thickness and mass."""
+
+    RULES_IN_CLEAN = ("infiltration_adds_mass",)
 
     run = models.ForeignKey(InfiltrationRun, on_delete=models.CASCADE, related_name="electrodes")
     electrode = models.ForeignKey(Electrode, on_delete=models.PROTECT, related_name="infiltrations")
@@ -558,7 +740,20 @@ class InfiltratedElectrode(models.Model):
 
     class Meta:
         ordering = ["id"]
-        constraints = [models.UniqueConstraint(fields=["run", "electrode"], name="electrode_once_per_run")]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "electrode"], name="electrode_once_per_run"),
+            models.CheckConstraint(
+                condition=Q(mass_after_mg__gte=models.F("mass_before_mg")), name="infiltration_adds_mass",
+                violation_error_message="The mass after infiltration cannot be below the mass before.",
+            ),
+        ]
+
+    def clean(self):
+        before, after = self.mass_before_mg, self.mass_after_mg
+        if before is not None and after is not None and after < before:
+            label = self.electrode.human_id if self.electrode_id else "The electrode"
+            raise ValidationError({"mass_after_mg": f"{label}: the mass after ({after:g} mg) is below the mass "
+                                                    f"before ({before:g} mg); infiltration adds electrolyte."})
 
     def _foil_mg(self) -> float:
         return self.electrode.sheet.current_collector_areal_mass_mg_cm2 * self.electrode.area_cm2
@@ -610,7 +805,13 @@ class AlloyBatch(LabRecord):
 
     name = models.CharField(max_length=200, blank=True, default="Na-Sn 3:1")
     prepared_on = models.DateField(null=True, blank=True)
+    yield_mg = models.FloatField(
+        "yield (mg)", null=True, blank=True, validators=[positive],
+        help_text="the alloy's own stock; when left empty, the sum of the metals ground into it",
+    )
     history = HistoricalRecords()
+
+    STOCK_FIELD, STOCK_UNIT, STOCK_LABEL = "yield_mg", "mg", "yield"
 
     class Meta(LabRecord.Meta):
         verbose_name = "alloy batch"
@@ -618,8 +819,13 @@ class AlloyBatch(LabRecord):
 
 
 class AlloyBatchInput(LotUse):
+    USE = "alloy metal"
+
     batch = models.ForeignKey(AlloyBatch, on_delete=models.CASCADE, related_name="inputs")
     history = HistoricalRecords()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["batch", "lot"], name="lot_once_per_alloy_batch")]
 
     @property
     def parent_record(self):

@@ -19,7 +19,7 @@ from cells.models import (
 )
 from eln.models import HumanIdCounter, Project, ProjectMembership
 from analysis.demo import lab as demo
-from samples import services
+from samples import selectors
 from samples.models import (
     AlloyBatch,
     AlloyBatchInput,
@@ -34,6 +34,7 @@ from samples.models import (
     InfiltrationRun,
     InfiltrationSolution,
     InfiltrationSolutionInput,
+    LotInput,
     LoadingDisc,
     LotTreatment,
     PrecursorLot,
@@ -52,7 +53,7 @@ EXPECTED_COUNTS = {
     Cycler: 2, Channel: 16, Protocol: 6, ProtocolStep: 16,
     Cell: 8, CellPart: 17, CyclingRun: 9,
     # NaCrO2 synthesis 2, electrolyte batch 3, solution 3, sheets 4 × 4, alloy 2, Na cell parts 2
-    StockMovement: 28,
+    StockMovement: 42,
 }
 
 
@@ -167,45 +168,55 @@ def test_electrolyte_batch_conductivity_and_solution_concentration(lab):
     assert InfiltrationSolution.objects.get().concentration_mg_ml == pytest.approx(100.0)
 
 
+def left(holder):
+    return selectors.stock_of(holder)[1]
+
+
 def test_lot_stock_is_received_minus_what_the_processes_took(lab):
     lots = lab["lots"]
     # by hand: 533.6 mg into the electrolyte batch and 533.6 mg into the infiltration solution
-    assert lots["Na2B12H12"].remaining_mg == pytest.approx(5000 - 533.6 - 533.6)
-    assert services.remaining_mg(lots["Na2B12H12"]) == pytest.approx(3932.8)
-    assert lots["Na2B10H10"].remaining_mg == pytest.approx(2000 - 466.4 - 466.4)
-    assert lots["Na2B10H10"].is_low_stock and not lots["Na2B12H12"].is_low_stock
-    assert lots["Sn"].remaining_mg == pytest.approx(25000 - 900 - 632.5)  # Sn sheet + Na-Sn alloy
-    assert lots["Na"].remaining_mg == pytest.approx(10000 - 367.5 - 40 - 10)  # alloy, coin cell, reference
-    assert lots["Isopropanol"].remaining_mg == pytest.approx(786000 - (20 + 10) * 786)
+    assert left(lots["Na2B12H12"]) == pytest.approx(5000 - 533.6 - 533.6)
+    assert left(lots["Na2B10H10"]) == pytest.approx(2000 - 466.4 - 466.4)
+    assert selectors.is_low(lots["Na2B10H10"]) and not selectors.is_low(lots["Na2B12H12"])
+    assert left(lots["Sn"]) == pytest.approx(25000 - 900 - 632.5)  # Sn sheet + Na-Sn alloy
+    assert left(lots["Na"]) == pytest.approx(10000 - 367.5 - 40 - 10)  # alloy, coin cell, reference
+    assert left(lots["Isopropanol"]) == pytest.approx(786000 - (20 + 10) * 786)
 
     # every process row that takes from a lot has its ledger line with its mass
     rows = [*ElectrolyteBatchInput.objects.all(), *InfiltrationSolutionInput.objects.all(),
-            *AlloyBatchInput.objects.all(), *SheetComponent.objects.all()]
+            *AlloyBatchInput.objects.all(), *SheetComponent.objects.all(), *LotInput.objects.all()]
     for row in rows:
         line = StockMovement.objects.get(source_id=row.pk, source_type__model=row._meta.model_name)
-        assert (line.lot_id, line.mass_mg) == (row.lot_id, row.mass_mg)
+        assert (line.lot_id, line.quantity) == (row.lot_id, row.mass_mg)
         assert line.used_for == row.parent_record.human_id
-    # and the ledger holds nothing else than what the processes took
+    # and the ledger of the lots holds nothing else than what the processes took
     taken = {}
     for row in rows:
         taken[row.lot_id] = taken.get(row.lot_id, 0) + row.mass_mg
     for solvent_user in [*ElectrolyteBatch.objects.all(), *InfiltrationSolution.objects.all()]:
         lot = solvent_user.solvent_lot
         taken[lot.pk] = taken.get(lot.pk, 0) + solvent_user.solvent_volume_ml * lot.material.density_g_cm3 * 1000
-    for part in CellPart.objects.filter(description__startswith="Na metal"):
-        taken[lots["Na"].pk] = taken.get(lots["Na"].pk, 0) + part.mass_mg
+    for part in CellPart.objects.filter(lot__isnull=False):
+        taken[part.lot_id] = taken.get(part.lot_id, 0) + part.mass_mg
     nmp = lots["NMP"]
     nmp_lines = StockMovement.objects.filter(lot=nmp)
     assert nmp_lines.count() == 4 and all(line.source in ElectrodeSheet.objects.all() for line in nmp_lines)
-    taken[nmp.pk] = sum(line.mass_mg for line in nmp_lines)
-    for precursor in ("Cr2O3", "Na2CO3"):  # the in-house NaCrO2 synthesis
-        line = StockMovement.objects.get(lot=lots[precursor])
-        assert line.source == lots["NaCrO2"]
-        taken[lots[precursor].pk] = line.mass_mg
+    taken[nmp.pk] = sum(sheet.slurry_solvent_volume_ml * 1028 for sheet in ElectrodeSheet.objects.all())
     for lot in PrecursorLot.objects.all():
-        assert lot.remaining_mg == pytest.approx(lot.quantity_received_mg - taken.get(lot.pk, 0)), lot.material.name
-        assert lot.remaining_mg > 0
+        assert left(lot) == pytest.approx(lot.quantity_received_mg - taken.get(lot.pk, 0)), lot.material.name
+        assert left(lot) > 0
     assert all(line.source is not None and line.kind == "use" for line in StockMovement.objects.all())
+
+
+def test_what_the_lab_made_has_stock_of_its_own(lab):
+    # 962 mg of electrolyte: a 62 mg conductivity pellet and seven 55 mg separators
+    batch = lab["electrolyte_batch"]
+    assert left(batch) == pytest.approx(962 - 62 - 7 * 55)
+    # 10 mL of solution: two dips of 2 mL
+    assert left(lab["solution"]) == pytest.approx(10 - 2 * 2)
+    # 1000 mg of Na-Sn alloy (its metals): four 40 mg counter electrodes
+    assert lab["alloy"].yield_mg == pytest.approx(367.5 + 632.5)
+    assert left(lab["alloy"]) == pytest.approx(1000 - 4 * 40)
 
 
 def test_cells_runs_and_protocols(lab):

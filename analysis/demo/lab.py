@@ -5,7 +5,8 @@ Storage Materials 2020; /work/shared/DOMAIN.md).
 solution-route electrolyte batch, the infiltration solution, the electrode sheets with their
 loading discs, punched and infiltrated electrodes, the Na-Sn alloy, two cyclers, the protocols
 and the cells of the paper with their cycling runs. Every mass taken from a lot goes through
-``samples.services.take_stock``, so the lots' remaining stock reflects what was used.
+the services every other entry point uses (samples.services, cells.services), so the lots' and
+batches' remaining stock reflects what was used and every rule of the lab holds.
 
 The numbers are chosen so the derived values come out as the paper reports them: active
 loadings 7.0 / 7.7 / 5.6 mg/cm² (NaCrO2) and 1.2 mg/cm² (Sn), casting porosities near 80 %,
@@ -21,6 +22,7 @@ import math
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
@@ -33,12 +35,13 @@ from cells.models import (
     Cycler,
     CyclingRun,
     Protocol,
-    ProtocolStep,
 )
 from eln.models import Project, ProjectMembership
+from eln.services import project_create
 from samples import models as sm
 from samples.seed import seed_materials
-from samples.services import take_stock
+from cells import services as cell_services
+from samples import services as sample_services
 
 PROJECT_NAME = "Closo-borate infiltration (demo)"
 PROJECT_DESCRIPTION = (
@@ -66,10 +69,6 @@ ALLOY_PART_MASS_MG = 40.0
 
 class DemoLabError(RuntimeError):
     """The database lacks something the demo builds on (e.g. the seeded materials)."""
-
-
-def _ml_to_mg(volume_ml: float, material: sm.Material) -> float:
-    return round(volume_ml * material.density_g_cm3 * 1000.0, 1)
 
 
 @dataclass(frozen=True)
@@ -236,7 +235,7 @@ CYCLERS = {
 
 
 class _Builder:
-    """Creates records as the demo user, validating each one, with its history entry."""
+    """Writes the demo records as the demo user, through the services."""
 
     def __init__(self, user, project, today: dt.date):
         self.user, self.project, self.today = user, project, today
@@ -247,21 +246,9 @@ class _Builder:
     def moment(self, days_ago: int, hour: int = 10) -> dt.datetime:
         return timezone.make_aware(dt.datetime.combine(self.day(days_ago), dt.time(hour, 0)))
 
-    def _save(self, obj, exclude=()):
-        obj.full_clean(exclude=list(exclude))
-        obj._history_user = self.user
-        obj.save()
-        return obj
-
-    def record(self, model, /, **fields):
-        obj = model(project=self.project, created_by=self.user, modified_by=self.user, **fields)
-        return self._save(obj, exclude=("human_id",))
-
-    def row(self, model, /, **fields):  # positional-only: Cycler has a field named "model"
-        return self._save(model(**fields))
-
-    def take(self, uses, used_for):
-        take_stock(uses, used_for=used_for.human_id, user=self.user)
+    def record(self, service, /, **fields):
+        """A project record made by ``service`` (e.g. samples.services.lot_receive)."""
+        return service(user=self.user, project=self.project, **fields)
 
 
 def _material(name: str) -> sm.Material:
@@ -282,17 +269,15 @@ def load_demo_lab(*, username: str = "demo", password: str = "demo") -> dict:
     with transaction.atomic():
         if Project.objects.filter(name=PROJECT_NAME).exists():
             return {}
-        try:
-            with transaction.atomic():
-                project = Project.objects.create(name=PROJECT_NAME, description=PROJECT_DESCRIPTION)
-        except IntegrityError:  # another load created it in the meantime
-            return {}
         seed_materials(sm.Material)  # normally there already (migration samples 0002)
         user, user_created = _demo_user(username, password)
+        try:
+            with transaction.atomic():
+                project = project_create(user=user, name=PROJECT_NAME, description=PROJECT_DESCRIPTION)
+        except (IntegrityError, ValidationError):  # another load created it in the meantime
+            return {}
         token, _ = Token.objects.get_or_create(user=user)
-        membership = ProjectMembership.objects.create(
-            project=project, user=user, role=ProjectMembership.Role.MANAGER
-        )
+        membership = ProjectMembership.objects.get(project=project, user=user)
         b = _Builder(user, project, timezone.localdate())
         records = {"user": user, "user_created": user_created, "token": token, "project": project,
                    "membership": membership}
@@ -319,36 +304,38 @@ def _demo_user(username: str, password: str):
 
 def _lots(b: _Builder) -> dict:
     lots = {}
+    # NaCrO2 made in house: Cr2O3 + Na2CO3 -> 2 NaCrO2 + CO2, for 5 g of NaCrO2.
+    nco_mmol = 5000.0 / _material("NaCrO2").molar_mass_g_mol
     for spec in LOTS:
+        extra = {}
+        if spec.key == "Na2B10H10":
+            extra["treatments"] = [dict(
+                performed_on=b.day(110), description="drying under vacuum (<1e-3 mbar) before use",
+                temperature_c=180, duration_h=6, atmosphere="vacuum", pressure_mbar=1e-3)]
+        if spec.key == "NaCrO2":
+            extra["inputs"] = [
+                dict(lot=lots["Cr2O3"], mass_mg=round(nco_mmol / 2 * _material("Cr2O3").molar_mass_g_mol, 1)),
+                dict(lot=lots["Na2CO3"], mass_mg=round(nco_mmol / 2 * _material("Na2CO3").molar_mass_g_mol, 1)),
+            ]
         lots[spec.key] = b.record(
-            sm.PrecursorLot, material=_material(spec.material), supplier=spec.supplier,
+            sample_services.lot_receive, material=_material(spec.material), supplier=spec.supplier,
             lot_number=spec.lot_number, received_on=b.day(spec.received_days_ago),
             purity_percent=spec.purity_percent, quantity_received_mg=spec.quantity_mg,
             low_stock_threshold_mg=spec.low_stock_mg, storage_place=spec.storage,
-            storage_detail=spec.storage_detail, state=spec.state, hazards=spec.hazards, notes=spec.notes,
+            storage_detail=spec.storage_detail, state=spec.state, hazards=spec.hazards, notes=spec.notes, **extra,
         )
-    treatment = b.row(
-        sm.LotTreatment, lot=lots["Na2B10H10"], performed_on=b.day(110),
-        description="drying under vacuum (<1e-3 mbar) before use", temperature_c=180, duration_h=6,
-        atmosphere="vacuum", pressure_mbar=1e-3,
-    )
-    # NaCrO2 made in house: Cr2O3 + Na2CO3 -> 2 NaCrO2 + CO2, for 5 g of NaCrO2.
-    nco_mmol = 5000.0 / _material("NaCrO2").molar_mass_g_mol
-    b.take([
-        (lots["Cr2O3"], round(nco_mmol / 2 * _material("Cr2O3").molar_mass_g_mol, 1), lots["NaCrO2"]),
-        (lots["Na2CO3"], round(nco_mmol / 2 * _material("Na2CO3").molar_mass_g_mol, 1), lots["NaCrO2"]),
-    ], used_for=lots["NaCrO2"])
-    return {"lots": lots, "lot_treatments": [treatment]}
+    treatments = list(lots["Na2B10H10"].treatments.all())
+    return {"lots": lots, "lot_treatments": treatments}
 
 
 # --- electrolyte batch and infiltration solution -------------------------------------------
 
 
-def _equimolar_inputs(b, model, parent_field, parent, lots, total_mg):
+def _equimolar_inputs(lots, total_mg):
     masses = process.equimolar_precursor_masses_mg(total_mg)  # 1 g → 533.6 + 466.4 mg
     return [
-        b.row(model, **{parent_field: parent}, lot=lots["Na2B12H12"], mass_mg=round(masses.na2b12h12_mg, 1)),
-        b.row(model, **{parent_field: parent}, lot=lots["Na2B10H10"], mass_mg=round(masses.na2b10h10_mg, 1)),
+        dict(lot=lots["Na2B12H12"], mass_mg=round(masses.na2b12h12_mg, 1)),
+        dict(lot=lots["Na2B10H10"], mass_mg=round(masses.na2b10h10_mg, 1)),
     ]
 
 
@@ -373,50 +360,50 @@ def pellet_resistances_ohm() -> list[tuple[float, float]]:
     return out
 
 
+PELLET_MASS_MG = 62.0  # 0.50 mm in the 12 mm bore
+
+
 def _electrolyte(b: _Builder, lots) -> dict:
     isopropanol = lots["Isopropanol"]
     batch = b.record(
-        sm.ElectrolyteBatch, name="Na4(B12H12)(B10H10) from isopropanol, 1 g",
+        sample_services.electrolyte_batch_record, name="Na4(B12H12)(B10H10) from isopropanol, 1 g",
         product=_material("Na4(B12H12)(B10H10)"), route=sm.ElectrolyteBatch.Route.SOLUTION,
         solvent_lot=isopropanol, solvent_volume_ml=20, prepared_on=b.day(100), yield_mg=962,
+        pellet_mass_mg=PELLET_MASS_MG,
         xrd_phase=sm.ElectrolyteBatch.XrdPhase.FCC, xrd_main_reflection_two_theta_deg=15.0,
         ir_b_h_bands_present=True, ir_solvent_bands_present=False,
         notes="Equimolar Na2B12H12 + Na2B10H10 dissolved in 20 mL anhydrous isopropanol (paper, section "
               "4.1). Stored and handled in the argon glovebox. XRD (MiniFlex600, Be window): fcc, main "
               "reflection at 2θ ≈ 15°. IR (Bruker Alpha ATR, Ar): B-H stretch 2400–2500 cm⁻¹ and bends "
-              "600–1200 cm⁻¹, no isopropanol bands. Used for the conductivity pellet (~62 mg) and the "
+              "600–1200 cm⁻¹, no isopropanol bands. Used for the conductivity pellet and the "
               "separator layers of the solid-state cells.",
+        inputs=_equimolar_inputs(lots, 1000.0),
+        steps=[
+            dict(order=1, description="rotary evaporation of the excess solvent", atmosphere="reduced pressure"),
+            dict(order=2, description="drying on the Schlenk line", temperature_c=60, atmosphere="vacuum",
+                 pressure_mbar=1e-3),
+            dict(order=3, description="heat treatment to the fcc phase", temperature_c=180, duration_h=4,
+                 atmosphere="vacuum"),
+        ],
+        conductivity_measurements=[
+            dict(measured_on=b.day(98), temperature_c=t, pellet_thickness_mm=PELLET_THICKNESS_MM,
+                 pellet_area_cm2=round(DISC_AREA_CM2, 4), resistance_ohm=resistance)
+            for t, resistance in pellet_resistances_ohm()
+        ],
     )
-    inputs = _equimolar_inputs(b, sm.ElectrolyteBatchInput, "batch", batch, lots, 1000.0)
-    b.take([(row.lot, row.mass_mg, row) for row in inputs]
-           + [(isopropanol, _ml_to_mg(20, isopropanol.material), batch)], used_for=batch)
-    steps = [
-        b.row(sm.ElectrolyteBatchStep, batch=batch, order=1, description="rotary evaporation of the excess solvent",
-              atmosphere="reduced pressure"),
-        b.row(sm.ElectrolyteBatchStep, batch=batch, order=2, description="drying on the Schlenk line",
-              temperature_c=60, atmosphere="vacuum", pressure_mbar=1e-3),
-        b.row(sm.ElectrolyteBatchStep, batch=batch, order=3, description="heat treatment to the fcc phase",
-              temperature_c=180, duration_h=4, atmosphere="vacuum"),
-    ]
-    conductivity = [
-        b.row(sm.ConductivityMeasurement, batch=batch, measured_on=b.day(98), temperature_c=t,
-              pellet_thickness_mm=PELLET_THICKNESS_MM, pellet_area_cm2=round(DISC_AREA_CM2, 4),
-              resistance_ohm=resistance)
-        for t, resistance in pellet_resistances_ohm()
-    ]
     solution = b.record(
-        sm.InfiltrationSolution, name="Na2B12H12 + Na2B10H10 equimolar, 100 mg/mL in isopropanol",
+        sample_services.infiltration_solution_prepare,
+        name="Na2B12H12 + Na2B10H10 equimolar, 100 mg/mL in isopropanol",
         product=_material("Na4(B12H12)(B10H10)"), solvent_lot=isopropanol, solvent_volume_ml=10,
         prepared_on=b.day(89),
         notes="1 g of equimolar salts in 10 mL anhydrous isopropanol; homogeneous solution, kept closed "
               "in the glovebox between the infiltration runs.",
+        inputs=_equimolar_inputs(lots, 1000.0),
     )
-    solution_inputs = _equimolar_inputs(b, sm.InfiltrationSolutionInput, "solution", solution, lots, 1000.0)
-    b.take([(row.lot, row.mass_mg, row) for row in solution_inputs]
-           + [(isopropanol, _ml_to_mg(10, isopropanol.material), solution)], used_for=solution)
-    return {"electrolyte_batch": batch, "electrolyte_inputs": inputs, "electrolyte_steps": steps,
-            "conductivity_measurements": conductivity, "solution": solution,
-            "solution_inputs": solution_inputs}
+    return {"electrolyte_batch": batch, "electrolyte_inputs": list(batch.inputs.all()),
+            "electrolyte_steps": list(batch.steps.all()),
+            "conductivity_measurements": list(batch.conductivity_measurements.all()), "solution": solution,
+            "solution_inputs": list(solution.inputs.all())}
 
 
 # --- electrode sheets and electrodes ----------------------------------------------------------
@@ -434,44 +421,46 @@ def _composite_density(spec: SheetSpec) -> float:
 
 def _sheets(b: _Builder, lots) -> dict:
     sheets, components, discs = {}, [], []
+    nmp = lots["NMP"]
     for spec in SHEETS:
         coating_mg_cm2 = spec.active_loading_mg_cm2 / (spec.fractions[0] / 100.0)
         # thickness for ~80 % porosity, as read on the micrometer (1 µm)
         thickness_um = round(coating_mg_cm2 / 1000.0
                              / (_composite_density(spec) * (1 - CASTING_POROSITY_TARGET)) * 1e4)
-        nmp = lots["NMP"]
+        disc_coating_mg = coating_mg_cm2 * DISC_AREA_CM2
         sheet = b.record(
-            sm.ElectrodeSheet, name=spec.name, slurry_solvent_lot=nmp, current_collector=AL_FOIL,
+            sample_services.electrode_sheet_cast, name=spec.name, slurry_solvent_lot=nmp,
+            slurry_solvent_volume_ml=spec.nmp_ml, current_collector=AL_FOIL,
             current_collector_areal_mass_mg_cm2=AL_FOIL_AREAL_MASS_MG_CM2, cast_on=b.day(spec.cast_days_ago),
             drying_temperature_c=120, drying_duration_h=12, drying_atmosphere="vacuum",
             coating_thickness_um=thickness_um,
             notes=f"{spec.notes} Slurry: {spec.slurry_solids_mg:g} mg solids in {spec.nmp_ml:g} mL NMP, "
                   f"doctor-bladed on {AL_FOIL} ({AL_FOIL_AREAL_MASS_MG_CM2} mg/cm²; a bare 12 mm disc weighs "
                   f"{_foil_disc_mg():.2f} mg), dried at 120 °C in vacuum. Loading: mean of four 12 mm discs.",
+            components=[
+                dict(lot=lots[lot_key], role=role, mass_fraction_percent=fraction,
+                     mass_mg=spec.slurry_solids_mg * fraction / 100.0)
+                for lot_key, role, fraction in zip(
+                    (spec.active_lot, "PVDF", "Super P"),
+                    (sm.SheetComponent.Role.ACTIVE, sm.SheetComponent.Role.BINDER,
+                     sm.SheetComponent.Role.CONDUCTIVE_CARBON),
+                    spec.fractions,
+                )
+            ],
+            loading_discs=[dict(diameter_mm=DISC_DIAMETER_MM,
+                                mass_mg=round(_foil_disc_mg() + disc_coating_mg + offset, 2))
+                           for offset in spec.disc_offsets_mg],
         )
         sheets[spec.key] = sheet
-        rows = []
-        for lot_key, role, fraction in zip(
-            (spec.active_lot, "PVDF", "Super P"),
-            (sm.SheetComponent.Role.ACTIVE, sm.SheetComponent.Role.BINDER, sm.SheetComponent.Role.CONDUCTIVE_CARBON),
-            spec.fractions,
-        ):
-            rows.append(b.row(sm.SheetComponent, sheet=sheet, lot=lots[lot_key], role=role,
-                              mass_fraction_percent=fraction, mass_mg=spec.slurry_solids_mg * fraction / 100.0))
-        b.take([(row.lot, row.mass_mg, row) for row in rows]
-               + [(nmp, _ml_to_mg(spec.nmp_ml, nmp.material), sheet)], used_for=sheet)
-        components.extend(rows)
-        disc_coating_mg = coating_mg_cm2 * DISC_AREA_CM2
-        for offset in spec.disc_offsets_mg:
-            discs.append(b.row(sm.LoadingDisc, sheet=sheet, diameter_mm=DISC_DIAMETER_MM,
-                               mass_mg=round(_foil_disc_mg() + disc_coating_mg + offset, 2)))
+        components.extend(sheet.components.all())
+        discs.extend(sheet.loading_discs.all())
     electrodes = {}
     by_key = {spec.key: spec for spec in SHEETS}
     for key, sheet_key, deviation, purpose in ELECTRODES:
         spec = by_key[sheet_key]
         coating_mg = spec.active_loading_mg_cm2 / (spec.fractions[0] / 100.0) * DISC_AREA_CM2 * (1 + deviation)
         electrodes[key] = b.record(
-            sm.Electrode, sheet=sheets[sheet_key], diameter_mm=DISC_DIAMETER_MM,
+            sample_services.electrode_punch, sheet=sheets[sheet_key], diameter_mm=DISC_DIAMETER_MM,
             mass_mg=round(_foil_disc_mg() + coating_mg, 2), punched_on=b.day(spec.cast_days_ago - 1),
             notes=f"For: {purpose}.",
         )
@@ -492,36 +481,45 @@ def _pressed_thickness_um(electrode: sm.Electrode, coating_mg: float, electrolyt
     return round((coating_mg + electrolyte_mg) / 1000.0 / (electrode.area_cm2 * bulk_g_cm3) * 1e4, 1)
 
 
+DIP_VOLUME_ML = 2.0  # solution poured into the dipping dish per run (a demo choice)
+
+
 def _infiltration(b: _Builder, solution, electrodes) -> dict:
     runs, infiltrated, steps = [], {}, []
     for days_ago, what, plan in INFILTRATION_RUNS:
-        run = b.record(
-            sm.InfiltrationRun, solution=solution, performed_on=b.day(days_ago), dip_time_min=10,
-            notes=f"{what}. Dipped 10 min in the solution, dried overnight on a flat substrate in the "
-                  "glovebox, 80 °C in argon, then 180 °C for 4 h in vacuum to crystallise the electrolyte. "
-                  "Pressed at 350 MPa; pressed thickness from the SEM cross-section.",
-        )
-        runs.append(run)
-        steps += [
-            b.row(sm.InfiltrationDryingStep, run=run, order=1, description="drying overnight on a flat substrate",
-                  duration_h=16, atmosphere="argon (glovebox)"),
-            b.row(sm.InfiltrationDryingStep, run=run, order=2, description="removal of excess solvent",
-                  temperature_c=80, atmosphere="argon"),
-            b.row(sm.InfiltrationDryingStep, run=run, order=3, description="crystallisation of Na4(B12H12)(B10H10)",
-                  temperature_c=180, duration_h=4, atmosphere="vacuum"),
-        ]
+        rows = []
         for key, (uptake, porosity, pressing_loss_mg) in plan.items():
             electrode = electrodes[key]
             coating_mg = electrode.coating_mass_mg
             mass_after = round(electrode.mass_mg + uptake * coating_mg, 2)
             pressed_mass = round(mass_after - pressing_loss_mg, 2)
             electrolyte_mg = pressed_mass - electrode.mass_mg
-            infiltrated[key] = b.row(
-                sm.InfiltratedElectrode, run=run, electrode=electrode, mass_before_mg=electrode.mass_mg,
-                mass_after_mg=mass_after, pressing_pressure_mpa=350,
+            rows.append(dict(
+                electrode=electrode, mass_before_mg=electrode.mass_mg, mass_after_mg=mass_after,
+                pressing_pressure_mpa=350,
                 pressed_thickness_um=_pressed_thickness_um(electrode, coating_mg, electrolyte_mg, porosity),
                 pressed_mass_mg=pressed_mass,
-            )
+            ))
+        run = b.record(
+            sample_services.infiltration_run_record, solution=solution, performed_on=b.day(days_ago),
+            dip_time_min=10, solution_volume_ml=DIP_VOLUME_ML,
+            notes=f"{what}. Dipped 10 min in the solution, dried overnight on a flat substrate in the "
+                  "glovebox, 80 °C in argon, then 180 °C for 4 h in vacuum to crystallise the electrolyte. "
+                  "Pressed at 350 MPa; pressed thickness from the SEM cross-section.",
+            drying_steps=[
+                dict(order=1, description="drying overnight on a flat substrate", duration_h=16,
+                     atmosphere="argon (glovebox)"),
+                dict(order=2, description="removal of excess solvent", temperature_c=80, atmosphere="argon"),
+                dict(order=3, description="crystallisation of Na4(B12H12)(B10H10)", temperature_c=180,
+                     duration_h=4, atmosphere="vacuum"),
+            ],
+            electrodes=rows,
+        )
+        runs.append(run)
+        steps += list(run.drying_steps.all())
+        for row in run.electrodes.select_related("electrode"):
+            key = next(k for k, e in electrodes.items() if e.pk == row.electrode_id)
+            infiltrated[key] = row
     return {"infiltration_runs": runs, "infiltration_steps": steps, "infiltrated": infiltrated}
 
 
@@ -530,14 +528,12 @@ def _infiltration(b: _Builder, solution, electrodes) -> dict:
 
 def _alloy(b: _Builder, lots) -> dict:
     alloy = b.record(
-        sm.AlloyBatch, name="Na-Sn 3:1", prepared_on=b.day(87),
+        sample_services.alloy_batch_prepare, name="Na-Sn 3:1", prepared_on=b.day(87),
         notes="367.5 mg Na ground with 632.5 mg Sn (3:1 molar) with mortar and pestle in the argon glovebox "
               "until a dark grey powder was obtained. Counter electrode of the half cells (~0.1 V vs Na/Na⁺).",
+        inputs=[dict(lot=lots["Na"], mass_mg=367.5), dict(lot=lots["Sn"], mass_mg=632.5)],
     )
-    inputs = [b.row(sm.AlloyBatchInput, batch=alloy, lot=lots["Na"], mass_mg=367.5),
-              b.row(sm.AlloyBatchInput, batch=alloy, lot=lots["Sn"], mass_mg=632.5)]
-    b.take([(row.lot, row.mass_mg, row) for row in inputs], used_for=alloy)
-    return {"alloy": alloy, "alloy_inputs": inputs}
+    return {"alloy": alloy, "alloy_inputs": list(alloy.inputs.all())}
 
 
 # --- cyclers and protocols --------------------------------------------------------------------------
@@ -550,20 +546,21 @@ def _equipment(b: _Builder) -> dict:
         numbers = spec.pop("channels")
         cycler = Cycler.objects.filter(name=spec["name"]).first()
         if cycler is None:  # cyclers are lab equipment shared by all projects: reuse one that exists
-            cycler = b.row(Cycler, **spec)
+            cycler = cell_services.cycler_register(user=b.user, **spec,
+                                                   channels=[dict(number=number) for number in numbers])
         cyclers[key] = cycler
         for number in numbers:
             channel = Channel.objects.filter(cycler=cycler, number=number).first()
-            channels[(key, number)] = channel or b.row(Channel, cycler=cycler, number=number)
+            channels[(key, number)] = channel or cell_services.channel_add(user=b.user, cycler=cycler, number=number)
     protocols, protocol_steps = {}, []
     for key, (name, description, blocks) in PROTOCOLS.items():
-        protocol = b.record(Protocol, name=name, description=description)
-        for order, (cycles, charge, discharge, lower, upper) in enumerate(blocks, start=1):
-            protocol_steps.append(b.row(
-                ProtocolStep, protocol=protocol, order=order, cycle_count=cycles, charge_c_rate=charge,
-                discharge_c_rate=discharge, lower_cutoff_v=lower, upper_cutoff_v=upper, rest_min=10,
-            ))
+        protocol = b.record(cell_services.protocol_define, name=name, description=description, steps=[
+            dict(order=order, cycle_count=cycles, charge_c_rate=charge, discharge_c_rate=discharge,
+                 lower_cutoff_v=lower, upper_cutoff_v=upper, rest_min=10)
+            for order, (cycles, charge, discharge, lower, upper) in enumerate(blocks, start=1)
+        ])
         protocols[key] = protocol
+        protocol_steps += list(protocol.steps.all())
     return {"cyclers": cyclers, "channels": channels, "protocols": protocols, "protocol_steps": protocol_steps}
 
 
@@ -646,8 +643,20 @@ def _cells(b: _Builder, records) -> dict:
         upper = max(step.upper_cutoff_v for step in first_steps)
         liquid = spec.kind == K.LIQUID_REFERENCE
         balanced = spec.kind in (K.FULL, K.THREE_ELECTRODE)
+        cell_parts = [dict(role=CellPart.Role.POSITIVE, electrode=electrodes[spec.positive])]
+        if spec.negative == "alloy":
+            cell_parts.append(dict(role=CellPart.Role.NEGATIVE, alloy_batch=alloy, mass_mg=ALLOY_PART_MASS_MG,
+                                   description="Na-Sn 3:1 powder"))
+        elif spec.negative == "Na":
+            cell_parts.append(dict(role=CellPart.Role.NEGATIVE, lot=na_lot, mass_mg=NA_COUNTER_MASS_MG,
+                                   description="Na metal foil disc"))
+        else:
+            cell_parts.append(dict(role=CellPart.Role.NEGATIVE, electrode=electrodes[spec.negative]))
+        if spec.reference:
+            cell_parts.append(dict(role=CellPart.Role.REFERENCE, lot=na_lot, mass_mg=NA_REFERENCE_MASS_MG,
+                                   description="Na metal reference"))
         cell = b.record(
-            Cell, name=spec.name, kind=spec.kind, assembled_on=b.day(spec.assembled_days_ago),
+            cell_services.cell_build, name=spec.name, kind=spec.kind, assembled_on=b.day(spec.assembled_days_ago),
             separator_batch=None if liquid else batch,
             separator_mass_mg=None if liquid else SEPARATOR_MASS_MG,
             separator_pressure_mpa=None if liquid else 70,
@@ -659,32 +668,17 @@ def _cells(b: _Builder, records) -> dict:
             np_basis=Cell.NpBasis.MEASURED if balanced else Cell.NpBasis.REFERENCE,
             negative_capacity_for_np_mah_g=SN_MEASURED_MAH_G if balanced else None,
             positive_capacity_for_np_mah_g=NCO_MEASURED_MAH_G if balanced else None,
-            notes=spec.notes,
+            notes=spec.notes, parts=cell_parts,
         )
         cells[spec.key] = cell
-        parts.append(b.row(CellPart, cell=cell, role=CellPart.Role.POSITIVE, electrode=electrodes[spec.positive]))
-        if spec.negative == "alloy":
-            parts.append(b.row(CellPart, cell=cell, role=CellPart.Role.NEGATIVE, alloy_batch=alloy,
-                               mass_mg=ALLOY_PART_MASS_MG, description="Na-Sn 3:1 powder"))
-        elif spec.negative == "Na":
-            counter = b.row(CellPart, cell=cell, role=CellPart.Role.NEGATIVE, mass_mg=NA_COUNTER_MASS_MG,
-                            description="Na metal foil disc")
-            b.take([(na_lot, counter.mass_mg, counter)], used_for=cell)
-            parts.append(counter)
-        else:
-            parts.append(b.row(CellPart, cell=cell, role=CellPart.Role.NEGATIVE, electrode=electrodes[spec.negative]))
-        if spec.reference:
-            reference = b.row(CellPart, cell=cell, role=CellPart.Role.REFERENCE, mass_mg=NA_REFERENCE_MASS_MG,
-                              description="Na metal reference")
-            b.take([(na_lot, reference.mass_mg, reference)], used_for=cell)
-            parts.append(reference)
+        parts += list(cell.parts.all())
         start = b.moment(spec.assembled_days_ago, hour=17)
         for index, protocol_key in enumerate(spec.protocol_keys):
             protocol = protocols[protocol_key]
             end = start + dt.timedelta(hours=_protocol_hours(protocol))
             running = spec.running and index == len(spec.protocol_keys) - 1
             runs[spec.key if index == 0 else f"{spec.key}:{protocol_key}"] = b.record(
-                CyclingRun, cell=cell, channel=channels[spec.channel], protocol=protocol,
+                cell_services.cycling_run_start, cell=cell, channel=channels[spec.channel], protocol=protocol,
                 state=CyclingRun.State.RUNNING if running else CyclingRun.State.FINISHED,
                 started_at=start, finished_at=None if running else end,
             )

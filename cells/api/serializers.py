@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from cells import models
+from cells import models, services
 from eln.api.serializers import DerivedField, LabRecordSerializer, child_serializer
 
 
@@ -11,6 +11,12 @@ class CyclerSerializer(serializers.ModelSerializer):
         model = models.Cycler
         fields = ("id", "name", "vendor", "model", "serial_number", "location", "channels")
 
+    def create(self, validated_data):
+        return services.cycler_register(user=self.context["request"].user, **validated_data)
+
+    def update(self, instance, validated_data):
+        return services.cycler_update(user=self.context["request"].user, cycler=instance, **validated_data)
+
 
 class ChannelSerializer(serializers.ModelSerializer):
     cycler = serializers.SlugRelatedField(slug_field="name", queryset=models.Cycler.objects.all())
@@ -19,6 +25,12 @@ class ChannelSerializer(serializers.ModelSerializer):
         model = models.Channel
         fields = ("id", "cycler", "number")
 
+    def create(self, validated_data):
+        return services.channel_add(user=self.context["request"].user, **validated_data)
+
+    def update(self, instance, validated_data):
+        return services.channel_update(user=self.context["request"].user, channel=instance, **validated_data)
+
 
 ProtocolStepSerializer = child_serializer(models.ProtocolStep, ("protocol",))
 
@@ -26,22 +38,13 @@ ProtocolStepSerializer = child_serializer(models.ProtocolStep, ("protocol",))
 class ProtocolSerializer(LabRecordSerializer):
     steps = ProtocolStepSerializer(many=True)
     cycle_count = DerivedField()
-    children = {"steps": (ProtocolStepSerializer, "protocol")}
+    create_service = staticmethod(services.protocol_define)
+    update_service = staticmethod(services.protocol_update)
+    record_kwarg = "protocol"
 
     class Meta:
         model = models.Protocol
         fields = LabRecordSerializer.base_fields + ("name", "description", "steps", "cycle_count")
-
-    def validate_steps(self, steps):
-        if not steps:
-            raise serializers.ValidationError("A protocol needs at least one step.")
-        for step in steps:
-            low, high = step.get("lower_cutoff_v"), step.get("upper_cutoff_v")
-            if low is not None and high is not None and low >= high:
-                raise serializers.ValidationError(
-                    f"Step {step.get('order', '?')}: lower_cutoff_v ({low:g} V) must be below upper_cutoff_v ({high:g} V)."
-                )
-        return steps
 
 
 CellPartSerializer = child_serializer(models.CellPart, ("cell",))
@@ -55,7 +58,9 @@ class CellSerializer(LabRecordSerializer):
     one_c_current_ma = DerivedField()
     one_c_current_density_ma_cm2 = DerivedField()
     np_ratio = DerivedField()
-    children = {"parts": (CellPartSerializer, "cell")}
+    create_service = staticmethod(services.cell_build)
+    update_service = staticmethod(services.cell_update)
+    record_kwarg = "cell"
 
     class Meta:
         model = models.Cell
@@ -68,63 +73,18 @@ class CellSerializer(LabRecordSerializer):
             "one_c_current_density_ma_cm2", "np_ratio",
         )
 
-    def validate_parts(self, parts):
-        roles = [p["role"] for p in parts]
-        duplicates = {r for r in roles if roles.count(r) > 1}
-        if duplicates:
-            raise serializers.ValidationError(f"Each role appears once; repeated: {', '.join(sorted(duplicates))}.")
-        for part in parts:
-            if not (part.get("electrode") or part.get("alloy_batch") or part.get("description")):
-                raise serializers.ValidationError(
-                    f"The {part['role']} part needs an electrode, an alloy_batch or a description."
-                )
-        return parts
-
-    def validate(self, attrs):
-        attrs = super().validate(attrs)
-        kind = attrs.get("kind", getattr(self.instance, "kind", None))
-        parts = attrs.get("parts")
-        if parts is not None:
-            roles = {p["role"] for p in parts}
-            needed = {"positive", "negative"} | ({"reference"} if kind == models.Cell.Kind.THREE_ELECTRODE else set())
-            missing = needed - roles
-            if missing:
-                raise serializers.ValidationError(
-                    {"parts": f"A {kind.replace('_', ' ')} cell needs parts in the roles: {', '.join(sorted(missing))}."}
-                )
-        low = attrs.get("lower_cutoff_v", getattr(self.instance, "lower_cutoff_v", None))
-        high = attrs.get("upper_cutoff_v", getattr(self.instance, "upper_cutoff_v", None))
-        if low is not None and high is not None and low >= high:
-            raise serializers.ValidationError(
-                {"lower_cutoff_v": f"The lower cut-off ({low:g} V) must be below the upper cut-off ({high:g} V)."}
-            )
-        basis = attrs.get("np_basis", getattr(self.instance, "np_basis", None))
-        if basis == models.Cell.NpBasis.MEASURED and kind in (models.Cell.Kind.FULL, models.Cell.Kind.THREE_ELECTRODE):
-            for field in ("negative_capacity_for_np_mah_g", "positive_capacity_for_np_mah_g"):
-                if attrs.get(field, getattr(self.instance, field, None)) is None:
-                    raise serializers.ValidationError(
-                        {field: "Required when the N/P basis is 'measured': the half cell's reversible capacity."}
-                    )
-        return attrs
-
 
 class CyclingRunSerializer(LabRecordSerializer):
     channel = serializers.PrimaryKeyRelatedField(queryset=models.Channel.objects.all(), allow_null=True, required=False)
+    create_service = staticmethod(services.cycling_run_start)
+    update_service = staticmethod(services.cycling_run_update)
+    record_kwarg = "run"
 
     class Meta:
         model = models.CyclingRun
         fields = LabRecordSerializer.base_fields + (
             "cell", "channel", "protocol", "state", "started_at", "finished_at",
         )
-
-    def validate(self, attrs):
-        attrs = super().validate(attrs)
-        project = attrs.get("project", getattr(self.instance, "project", None))
-        for field in ("cell", "protocol"):
-            record = attrs.get(field)
-            if record is not None and project is not None and record.project_id != project.pk:
-                raise serializers.ValidationError({field: f"{record.human_id} belongs to another project."})
-        return attrs
 
 
 class RawDataFileSerializer(serializers.ModelSerializer):

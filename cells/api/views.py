@@ -2,15 +2,10 @@ from django.http import FileResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework.decorators import action
 
-from cells import filtersets, models
+from cells import filtersets, models, selectors
 from cells.api import serializers
 from eln.api.views import LabRecordViewSet, ProjectRowsViewSet, SharedLabDataViewSet
 
-CELL_PREFETCH = (
-    "parts__electrode__sheet__components__lot__material",
-    "parts__electrode__sheet__loading_discs",
-    "parts__alloy_batch",
-)
 
 
 class CyclerViewSet(SharedLabDataViewSet):
@@ -34,7 +29,7 @@ class ProtocolViewSet(LabRecordViewSet):
 
 
 class CellViewSet(LabRecordViewSet):
-    queryset = models.Cell.objects.select_related("project", "separator_batch").prefetch_related(*CELL_PREFETCH)
+    queryset = selectors.cells_with_parts()
     serializer_class = serializers.CellSerializer
     filterset_class = filtersets.CellFilterSet
     search_fields = ["human_id", "name", "notes"]

@@ -1,12 +1,12 @@
 """Serializer bases shared by every app's API."""
 import math
 
-from django.db import transaction
 from rest_framework import serializers
 from rest_framework.exceptions import PermissionDenied
 
-from eln.models import LabRecord, Project, ProjectMembership
+from eln.models import LabRecord, Project
 from eln.permissions import visible_projects, writable_projects
+from eln.services import project_create
 
 
 class DerivedField(serializers.ReadOnlyField):
@@ -55,15 +55,20 @@ class RecordReferencesMixin:
 class LabRecordSerializer(RecordReferencesMixin, serializers.ModelSerializer):
     """Base for project records: label id, project, who and when; references by label id.
 
-    Subclasses may declare ``children = {"field": (ChildSerializer, "parent_fk_name")}``; the
-    children are written with the parent in one transaction and replaced whole on update.
+    The serializer only parses: types, required fields, field validators. The record is written
+    by the service the subclass names, which holds every rule of the lab and gives its messages:
+    ``create_service(user=, project=, **fields)`` and ``update_service(user=, <record_kwarg>=,
+    **changes)``. Nested child rows (declared as nested serializers) are passed to the service
+    as lists of dicts; a list given replaces the rows, matched by their natural key.
     """
 
     id = serializers.CharField(source="human_id", read_only=True)
     project = serializers.SlugRelatedField(slug_field="name", queryset=Project.objects.all())
     created_by = serializers.StringRelatedField()
     modified_by = serializers.StringRelatedField()
-    children: dict = {}
+    create_service = None
+    update_service = None
+    record_kwarg = ""
 
     base_fields = ("id", "project", "notes", "created_at", "created_by", "modified_at", "modified_by")
 
@@ -75,38 +80,23 @@ class LabRecordSerializer(RecordReferencesMixin, serializers.ModelSerializer):
                     f"You are a reader of project {project.name!r}; only members with write rights add records."
                 )
             raise PermissionDenied(f"You are not a member of project {project.name!r}.")
-        if self.instance is not None and self.instance.project_id != project.pk:
-            raise serializers.ValidationError("A record cannot move to another project.")
         return project
 
-    def _pop_children(self, validated_data):
-        return {name: validated_data.pop(name) for name in self.children if name in validated_data}
-
-    def _write_children(self, instance, children_data):
-        for name, rows in children_data.items():
-            child_serializer, parent_field = self.children[name]
-            self.replace_children(instance, name, child_serializer, parent_field, rows)
-
-    def replace_children(self, instance, name, child_serializer, parent_field, rows):
-        """Replace the child rows; a subclass hooks in here for children with side effects."""
-        getattr(instance, name).all().delete()
-        model = child_serializer.Meta.model
-        for row in rows:
-            model.objects.create(**{parent_field: instance}, **row)
+    def _rows(self, validated_data):
+        """Nested rows as plain dicts, for the service."""
+        for name, field in self.fields.items():
+            if isinstance(field, serializers.ListSerializer) and name in validated_data:
+                validated_data[name] = [dict(row) for row in validated_data[name]]
+        return validated_data
 
     def create(self, validated_data):
-        children = self._pop_children(validated_data)
-        with transaction.atomic():
-            instance = super().create(validated_data)
-            self._write_children(instance, children)
-        return instance
+        service = type(self).create_service
+        return service(user=self.context["request"].user, **self._rows(validated_data))
 
     def update(self, instance, validated_data):
-        children = self._pop_children(validated_data)
-        with transaction.atomic():
-            instance = super().update(instance, validated_data)
-            self._write_children(instance, children)
-        return instance
+        service = type(self).update_service
+        return service(user=self.context["request"].user, **{self.record_kwarg: instance},
+                       **self._rows(validated_data))
 
 
 class WholeRowsListSerializer(serializers.ListSerializer):
@@ -146,9 +136,4 @@ class ProjectSerializer(serializers.ModelSerializer):
         return [{"user": m.user.username, "role": m.role} for m in project.memberships.select_related("user")]
 
     def create(self, validated_data):
-        with transaction.atomic():
-            project = super().create(validated_data)
-            ProjectMembership.objects.create(
-                project=project, user=self.context["request"].user, role=ProjectMembership.Role.MANAGER
-            )
-        return project
+        return project_create(user=self.context["request"].user, **validated_data)

@@ -8,6 +8,7 @@ from drf_spectacular.utils import extend_schema, inline_serializer
 from eln.api.permissions import ProjectRecordPermission, StaffWritesOrReadOnly
 from eln.api.serializers import ProjectSerializer
 from eln.permissions import visible_projects, visible_records
+from eln.services import record_delete
 
 
 class LabRecordViewSet(viewsets.ModelViewSet):
@@ -22,11 +23,8 @@ class LabRecordViewSet(viewsets.ModelViewSet):
     def get_queryset(self):
         return visible_records(self.request.user, super().get_queryset())
 
-    def perform_create(self, serializer):
-        serializer.save(created_by=self.request.user, modified_by=self.request.user)
-
-    def perform_update(self, serializer):
-        serializer.save(modified_by=self.request.user)
+    def perform_destroy(self, instance):
+        record_delete(user=self.request.user, record=instance)
 
 
 class ProjectRowsViewSet(viewsets.ReadOnlyModelViewSet):
@@ -43,6 +41,9 @@ class SharedLabDataViewSet(viewsets.ModelViewSet):
     """Lab-wide data: materials, cyclers, channels. Everybody reads; lab managers write."""
 
     permission_classes = [permissions.IsAuthenticated, StaffWritesOrReadOnly]
+
+    def perform_destroy(self, instance):
+        record_delete(user=self.request.user, record=instance)
 
 
 class ProjectViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,

@@ -1,7 +1,7 @@
 from rest_framework import serializers
 
 from eln.api.serializers import DerivedField, LabRecordSerializer, child_serializer
-from samples import models, services
+from samples import models, selectors, services
 
 
 class MaterialSerializer(serializers.ModelSerializer):
@@ -11,53 +11,56 @@ class MaterialSerializer(serializers.ModelSerializer):
         model = models.Material
         fields = "__all__"
 
+    def create(self, validated_data):
+        return services.material_add(user=self.context["request"].user, **validated_data)
+
+    def update(self, instance, validated_data):
+        return services.material_update(user=self.context["request"].user, material=instance, **validated_data)
+
 
 class StockMovementSerializer(serializers.ModelSerializer):
-    lot = serializers.SlugRelatedField(slug_field="human_id", read_only=True)
+    holder = serializers.SerializerMethodField(help_text="the lot or made batch the line takes from")
+    unit = serializers.SerializerMethodField()
     created_by = serializers.StringRelatedField()
 
     class Meta:
         model = models.StockMovement
-        fields = ("id", "lot", "mass_mg", "kind", "used_for", "note", "created_at", "created_by")
+        fields = ("id", "holder", "quantity", "unit", "kind", "used_for", "note", "created_at", "created_by")
 
+    def get_holder(self, line) -> str:
+        return line.holder.human_id
 
-class StockTakingSerializer(LabRecordSerializer):
-    """Children that take mass from lots (``stock_children``) write ledger lines as they are saved."""
-
-    stock_children: tuple[str, ...] = ()
-
-    def replace_children(self, instance, name, child_serializer, parent_field, rows):
-        if name not in self.stock_children:
-            return super().replace_children(instance, name, child_serializer, parent_field, rows)
-        for row in getattr(instance, name).all():
-            row.delete()  # gives its stock back (samples.signals)
-        model = child_serializer.Meta.model
-        created = [model.objects.create(**{parent_field: instance}, **row) for row in rows]
-        user = self.context["request"].user
-        try:
-            services.take_stock(
-                [(row.lot, row.mass_mg, row) for row in created], used_for=instance.human_id, user=user
-            )
-        except services.InsufficientStock as error:
-            raise serializers.ValidationError({name: error.messages})
+    def get_unit(self, line) -> str:
+        return line.holder.STOCK_UNIT
 
 
 LotTreatmentSerializer = child_serializer(models.LotTreatment, ("lot",))
+LotInputSerializer = child_serializer(models.LotInput, ("made_lot",))
 
 
 class PrecursorLotSerializer(LabRecordSerializer):
-    remaining_mg = DerivedField()
-    is_low_stock = DerivedField()
+    remaining_mg = serializers.SerializerMethodField()
+    is_low_stock = serializers.SerializerMethodField()
     treatments = LotTreatmentSerializer(many=True, required=False)
-    children = {"treatments": (LotTreatmentSerializer, "lot")}
+    inputs = LotInputSerializer(many=True, required=False,
+                                help_text="for a lot made in house: the lots it was made from and the masses taken")
+    create_service = staticmethod(services.lot_receive)
+    update_service = staticmethod(services.lot_update)
+    record_kwarg = "lot"
 
     class Meta:
         model = models.PrecursorLot
         fields = LabRecordSerializer.base_fields + (
             "material", "supplier", "lot_number", "received_on", "purity_percent", "quantity_received_mg",
             "remaining_mg", "low_stock_threshold_mg", "is_low_stock", "storage_place", "storage_detail",
-            "state", "hazards", "treatments",
+            "state", "hazards", "treatments", "inputs",
         )
+
+    def get_remaining_mg(self, lot) -> float:
+        return selectors.stock_of(lot)[1]
+
+    def get_is_low_stock(self, lot) -> bool:
+        return selectors.is_low(lot)
 
 
 ElectrolyteBatchInputSerializer = child_serializer(models.ElectrolyteBatchInput, ("batch",))
@@ -73,46 +76,53 @@ class ArrheniusSerializer(serializers.Serializer):
     r_squared = serializers.FloatField()
 
 
-class ElectrolyteBatchSerializer(StockTakingSerializer):
+class ElectrolyteBatchSerializer(LabRecordSerializer):
     inputs = ElectrolyteBatchInputSerializer(many=True, required=False)
     steps = ElectrolyteBatchStepSerializer(many=True, required=False)
     conductivity_measurements = ConductivityMeasurementSerializer(many=True, required=False)
     conductivity_25c_s_cm = serializers.SerializerMethodField()
     activation_energy = ArrheniusSerializer(read_only=True, allow_null=True)
-    children = {
-        "inputs": (ElectrolyteBatchInputSerializer, "batch"),
-        "steps": (ElectrolyteBatchStepSerializer, "batch"),
-        "conductivity_measurements": (ConductivityMeasurementSerializer, "batch"),
-    }
-    stock_children = ("inputs",)
+    remaining_mg = serializers.SerializerMethodField(help_text="what is left of the yield, from the batch's ledger")
+    create_service = staticmethod(services.electrolyte_batch_record)
+    update_service = staticmethod(services.electrolyte_batch_update)
+    record_kwarg = "batch"
 
     class Meta:
         model = models.ElectrolyteBatch
         fields = LabRecordSerializer.base_fields + (
             "name", "product", "route", "solvent_lot", "solvent_volume_ml", "prepared_on", "yield_mg",
-            "xrd_phase", "xrd_main_reflection_two_theta_deg", "ir_b_h_bands_present",
-            "ir_solvent_bands_present", "inputs", "steps", "conductivity_measurements",
+            "remaining_mg", "pellet_mass_mg", "xrd_phase", "xrd_main_reflection_two_theta_deg",
+            "ir_b_h_bands_present", "ir_solvent_bands_present", "inputs", "steps", "conductivity_measurements",
             "conductivity_25c_s_cm", "activation_energy",
         )
 
     def get_conductivity_25c_s_cm(self, batch) -> float | None:
         return batch.conductivity_at(25.0)
 
+    def get_remaining_mg(self, batch) -> float | None:
+        return selectors.stock_of(batch)[1]
+
 
 InfiltrationSolutionInputSerializer = child_serializer(models.InfiltrationSolutionInput, ("solution",))
 
 
-class InfiltrationSolutionSerializer(StockTakingSerializer):
+class InfiltrationSolutionSerializer(LabRecordSerializer):
     inputs = InfiltrationSolutionInputSerializer(many=True, required=False)
     concentration_mg_ml = DerivedField()
-    children = {"inputs": (InfiltrationSolutionInputSerializer, "solution")}
-    stock_children = ("inputs",)
+    remaining_ml = serializers.SerializerMethodField(help_text="what is left of the solution, from its ledger")
+    create_service = staticmethod(services.infiltration_solution_prepare)
+    update_service = staticmethod(services.infiltration_solution_update)
+    record_kwarg = "solution"
 
     class Meta:
         model = models.InfiltrationSolution
         fields = LabRecordSerializer.base_fields + (
-            "name", "product", "solvent_lot", "solvent_volume_ml", "prepared_on", "inputs", "concentration_mg_ml",
+            "name", "product", "solvent_lot", "solvent_volume_ml", "remaining_ml", "prepared_on", "inputs",
+            "concentration_mg_ml",
         )
+
+    def get_remaining_ml(self, solution) -> float | None:
+        return selectors.stock_of(solution)[1]
 
 
 SheetComponentSerializer = child_serializer(models.SheetComponent, ("sheet",))
@@ -121,7 +131,7 @@ LoadingDiscSerializer = child_serializer(
 )
 
 
-class ElectrodeSheetSerializer(StockTakingSerializer):
+class ElectrodeSheetSerializer(LabRecordSerializer):
     components = SheetComponentSerializer(many=True)
     loading_discs = LoadingDiscSerializer(many=True, required=False)
     composition = DerivedField(source="composition_label")
@@ -130,26 +140,19 @@ class ElectrodeSheetSerializer(StockTakingSerializer):
     areal_loading_spread_mg_cm2 = DerivedField()
     active_loading_mg_cm2 = DerivedField()
     casting_porosity = DerivedField()
-    children = {
-        "components": (SheetComponentSerializer, "sheet"),
-        "loading_discs": (LoadingDiscSerializer, "sheet"),
-    }
-    stock_children = ("components",)
+    create_service = staticmethod(services.electrode_sheet_cast)
+    update_service = staticmethod(services.electrode_sheet_update)
+    record_kwarg = "sheet"
 
     class Meta:
         model = models.ElectrodeSheet
         fields = LabRecordSerializer.base_fields + (
-            "name", "components", "composition", "slurry_solvent_lot", "current_collector",
-            "current_collector_areal_mass_mg_cm2", "cast_on", "drying_temperature_c", "drying_duration_h",
-            "drying_atmosphere", "coating_thickness_um", "loading_discs", "composite_density_g_cm3",
-            "areal_loading_mg_cm2", "areal_loading_spread_mg_cm2", "active_loading_mg_cm2", "casting_porosity",
+            "name", "components", "composition", "slurry_solvent_lot", "slurry_solvent_volume_ml",
+            "current_collector", "current_collector_areal_mass_mg_cm2", "cast_on", "drying_temperature_c",
+            "drying_duration_h", "drying_atmosphere", "coating_thickness_um", "loading_discs",
+            "composite_density_g_cm3", "areal_loading_mg_cm2", "areal_loading_spread_mg_cm2",
+            "active_loading_mg_cm2", "casting_porosity",
         )
-
-    def validate_components(self, components):
-        problems = models.composition_problems([(c["role"], c["mass_fraction_percent"]) for c in components])
-        if problems:
-            raise serializers.ValidationError(problems)
-        return components
 
 
 class ElectrodeSerializer(LabRecordSerializer):
@@ -157,6 +160,9 @@ class ElectrodeSerializer(LabRecordSerializer):
     coating_mass_mg = DerivedField()
     active_mass_mg = DerivedField()
     active_loading_mg_cm2 = DerivedField()
+    create_service = staticmethod(services.electrode_punch)
+    update_service = staticmethod(services.electrode_update)
+    record_kwarg = "electrode"
 
     class Meta:
         model = models.Electrode
@@ -180,38 +186,29 @@ InfiltratedElectrodeSerializer = child_serializer(
 class InfiltrationRunSerializer(LabRecordSerializer):
     drying_steps = InfiltrationDryingStepSerializer(many=True, required=False)
     electrodes = InfiltratedElectrodeSerializer(many=True)
-    children = {
-        "drying_steps": (InfiltrationDryingStepSerializer, "run"),
-        "electrodes": (InfiltratedElectrodeSerializer, "run"),
-    }
+    create_service = staticmethod(services.infiltration_run_record)
+    update_service = staticmethod(services.infiltration_run_update)
+    record_kwarg = "run"
 
     class Meta:
         model = models.InfiltrationRun
-        fields = LabRecordSerializer.base_fields + ("solution", "performed_on", "dip_time_min", "drying_steps",
-                                                    "electrodes")
-
-    def validate_electrodes(self, rows):
-        seen = set()
-        for row in rows:
-            if row["electrode"].pk in seen:
-                raise serializers.ValidationError(f"{row['electrode'].human_id} is listed twice.")
-            seen.add(row["electrode"].pk)
-            if row["mass_after_mg"] < row["mass_before_mg"]:
-                raise serializers.ValidationError(
-                    f"{row['electrode'].human_id}: mass_after_mg ({row['mass_after_mg']:g}) is below "
-                    f"mass_before_mg ({row['mass_before_mg']:g}); infiltration adds electrolyte."
-                )
-        return rows
+        fields = LabRecordSerializer.base_fields + ("solution", "solution_volume_ml", "performed_on", "dip_time_min",
+                                                    "drying_steps", "electrodes")
 
 
 AlloyBatchInputSerializer = child_serializer(models.AlloyBatchInput, ("batch",))
 
 
-class AlloyBatchSerializer(StockTakingSerializer):
+class AlloyBatchSerializer(LabRecordSerializer):
     inputs = AlloyBatchInputSerializer(many=True, required=False)
-    children = {"inputs": (AlloyBatchInputSerializer, "batch")}
-    stock_children = ("inputs",)
+    remaining_mg = serializers.SerializerMethodField(help_text="what is left of the alloy, from its ledger")
+    create_service = staticmethod(services.alloy_batch_prepare)
+    update_service = staticmethod(services.alloy_batch_update)
+    record_kwarg = "batch"
 
     class Meta:
         model = models.AlloyBatch
-        fields = LabRecordSerializer.base_fields + ("name", "prepared_on", "inputs")
+        fields = LabRecordSerializer.base_fields + ("name", "prepared_on", "yield_mg", "remaining_mg", "inputs")
+
+    def get_remaining_mg(self, batch) -> float | None:
+        return selectors.stock_of(batch)[1]

@@ -1,6 +1,10 @@
 
-from eln.api.views import LabRecordViewSet, ProjectRowsViewSet, SharedLabDataViewSet
-from samples import filtersets, models
+from django.db.models import Q
+from rest_framework import viewsets
+
+from eln.api.views import LabRecordViewSet, SharedLabDataViewSet
+from eln.permissions import visible_projects
+from samples import filtersets, models, selectors
 from samples.api import serializers
 
 
@@ -12,36 +16,44 @@ class MaterialViewSet(SharedLabDataViewSet):
 
 
 class PrecursorLotViewSet(LabRecordViewSet):
-    queryset = filtersets.with_remaining_stock(
+    queryset = selectors.with_stock(
         models.PrecursorLot.objects.select_related("material", "project", "created_by", "modified_by")
-    ).prefetch_related("treatments")
+    ).prefetch_related("treatments", "inputs__lot")
     serializer_class = serializers.PrecursorLotSerializer
     filterset_class = filtersets.PrecursorLotFilterSet
     search_fields = ["human_id", "lot_number", "supplier", "material__name", "notes"]
-    ordering_fields = LabRecordViewSet.ordering_fields + ["remaining_stock_mg", "received_on"]
+    ordering_fields = LabRecordViewSet.ordering_fields + ["remaining", "received_on"]
 
 
-class StockMovementViewSet(ProjectRowsViewSet):
-    """The ledger of the lots the user can see; lines are written by processes and the admin."""
+class StockMovementViewSet(viewsets.ReadOnlyModelViewSet):
+    """The ledgers of the lots and made batches the user can see; lines are written by the
+    processes that take stock and by corrections in the admin."""
 
-    queryset = models.StockMovement.objects.select_related("lot", "created_by")
-    project_path = "lot__project"
+    queryset = models.StockMovement.objects.select_related(
+        *selectors.HOLDER_FIELD.values(), "created_by").order_by("created_at", "id")
     serializer_class = serializers.StockMovementSerializer
     filterset_class = filtersets.StockMovementFilterSet
 
+    def get_queryset(self):
+        projects = visible_projects(self.request.user)
+        visible = Q()
+        for field in selectors.HOLDER_FIELD.values():
+            visible |= Q(**{f"{field}__project__in": projects})
+        return super().get_queryset().filter(visible)
+
 
 class ElectrolyteBatchViewSet(LabRecordViewSet):
-    queryset = models.ElectrolyteBatch.objects.select_related("product", "project", "solvent_lot").prefetch_related(
-        "inputs__lot", "steps", "conductivity_measurements"
-    )
+    queryset = selectors.with_stock(models.ElectrolyteBatch.objects.select_related(
+        "product", "project", "solvent_lot", "created_by", "modified_by",
+    ).prefetch_related("inputs__lot", "steps", "conductivity_measurements"))
     serializer_class = serializers.ElectrolyteBatchSerializer
     filterset_class = filtersets.ElectrolyteBatchFilterSet
 
 
 class InfiltrationSolutionViewSet(LabRecordViewSet):
-    queryset = models.InfiltrationSolution.objects.select_related("project", "product", "solvent_lot").prefetch_related(
-        "inputs__lot"
-    )
+    queryset = selectors.with_stock(models.InfiltrationSolution.objects.select_related(
+        "project", "product", "solvent_lot", "created_by", "modified_by",
+    ).prefetch_related("inputs__lot"))
     serializer_class = serializers.InfiltrationSolutionSerializer
     filterset_class = filtersets.InfiltrationSolutionFilterSet
 
@@ -73,6 +85,7 @@ class InfiltrationRunViewSet(LabRecordViewSet):
 
 
 class AlloyBatchViewSet(LabRecordViewSet):
-    queryset = models.AlloyBatch.objects.select_related("project").prefetch_related("inputs__lot")
+    queryset = selectors.with_stock(models.AlloyBatch.objects.select_related(
+        "project", "created_by", "modified_by").prefetch_related("inputs__lot"))
     serializer_class = serializers.AlloyBatchSerializer
     filterset_class = filtersets.AlloyBatchFilterSet

@@ -12,19 +12,17 @@ from analysis.models import CellMetrics, CycleSummary, ProcessingStage
 from cells.models import (
     Cell,
     CellPart,
-    Channel,
     Cycler,
     CyclerToken,
-    CyclingRun,
     Dataset,
     Protocol,
     ProtocolStep,
     RawDataFile,
 )
+from cells import services as cell_services
 from eln.models import HumanIdCounter, ProjectMembership
-from samples import services
+from samples import services as sample_services
 from samples.models import (
-    AlloyBatch,
     AlloyBatchInput,
     ConductivityMeasurement,
     Electrode,
@@ -34,101 +32,88 @@ from samples.models import (
     ElectrolyteBatchStep,
     InfiltratedElectrode,
     InfiltrationDryingStep,
-    InfiltrationRun,
-    InfiltrationSolution,
     InfiltrationSolutionInput,
     LoadingDisc,
+    LotInput,
     LotTreatment,
-    Material,
     PrecursorLot,
     SheetComponent,
     StockMovement,
 )
+from tests.factories import ProjectFactory, lot, material
 
 OUR_APPS = {"eln", "samples", "cells"}
 # Models the admin shows but does not let anyone add: counters, files the upload API writes,
 # datasets processing writes, and rows that take stock (added on their record's page).
-NO_ADD_PAGE = {HumanIdCounter, RawDataFile, Dataset, ElectrolyteBatchInput, InfiltrationSolutionInput,
-               SheetComponent, AlloyBatchInput, ProcessingStage, CycleSummary, CellMetrics}
+NO_ADD_PAGE = {HumanIdCounter, RawDataFile, Dataset, ProcessingStage, CycleSummary, CellMetrics,
+               LotTreatment, LotInput, ElectrolyteBatchInput, ElectrolyteBatchStep, ConductivityMeasurement,
+               InfiltrationSolutionInput, SheetComponent, LoadingDisc, InfiltrationDryingStep, InfiltratedElectrode,
+               AlloyBatchInput, ProtocolStep, CellPart, ProjectMembership}
 
 
 
-
-
-def material(name):
-    return Material.objects.get(name=name)
-
-
-def make_lot(project, name, quantity_mg, **extra):
-    return PrecursorLot.objects.create(
-        project=project, material=material(name), supplier=extra.pop("supplier", "Katchem"),
-        quantity_received_mg=quantity_mg, **extra,
-    )
-
-
-def use(row, user):
-    services.take_stock([(row.lot, row.mass_mg, row)], used_for=row.parent_record.human_id, user=user)
 
 
 @pytest.fixture
 def world(project, manager):
-    """One of everything, from the lots to a cycling dataset, as the paper's lab makes them."""
+    """One of everything, from the lots to a cycling dataset, made through the services as the
+    paper's lab makes them."""
     lots = {
-        "b12": make_lot(project, "Na2B12H12", 2000, lot_number="K-12"),
-        "b10": make_lot(project, "Na2B10H10", 2000, lot_number="K-10", state="dried"),
-        "ipa": make_lot(project, "Isopropanol", 100_000, supplier="Sigma-Aldrich"),
-        "nacro2": make_lot(project, "NaCrO2", 5000, supplier="in-house"),
-        "pvdf": make_lot(project, "PVDF", 5000, supplier="Kureha"),
-        "sp": make_lot(project, "Super P", 5000, supplier="Imerys"),
-        "na": make_lot(project, "Na", 5000, supplier="Sigma-Aldrich"),
-        "sn": make_lot(project, "Sn", 5000, supplier="Sigma-Aldrich"),
+        "b12": lot(project, "Na2B12H12", 2000, lot_number="K-12"),
+        "b10": lot(project, "Na2B10H10", 2000, lot_number="K-10", state="dried",
+                   treatments=[dict(temperature_c=180, duration_h=6, atmosphere="vacuum", pressure_mbar=1e-3)]),
+        "ipa": lot(project, "Isopropanol", 100_000, supplier="Sigma-Aldrich"),
+        "na2co3": lot(project, "Na2CO3", 50_000, supplier="Sigma-Aldrich"),
+        "pvdf": lot(project, "PVDF", 5000, supplier="Kureha"),
+        "cr2o3": lot(project, "Cr2O3", 50_000, supplier="Sigma-Aldrich"),
+        "sp": lot(project, "Super P", 5000, supplier="Imerys"),
+        "na": lot(project, "Na", 5000, supplier="Sigma-Aldrich"),
+        "sn": lot(project, "Sn", 5000, supplier="Sigma-Aldrich"),
     }
-    LotTreatment.objects.create(lot=lots["b10"], temperature_c=180, duration_h=6, atmosphere="vacuum",
-                                pressure_mbar=1e-3)
-    batch = ElectrolyteBatch.objects.create(
-        project=project, name="1 g batch", product=material("Na4(B12H12)(B10H10)"), solvent_lot=lots["ipa"],
-        solvent_volume_ml=20, xrd_phase="fcc",
+    lots["nacro2"] = lot(project, "NaCrO2", 5000, supplier="in-house", inputs=[
+        dict(lot=lots["cr2o3"], mass_mg=3552.0), dict(lot=lots["na2co3"], mass_mg=2477.0)])
+    batch = sample_services.electrolyte_batch_record(
+        user=manager, project=project, name="1 g batch", product=material("Na4(B12H12)(B10H10)"),
+        solvent_lot=lots["ipa"], solvent_volume_ml=20, xrd_phase="fcc", yield_mg=962,
+        inputs=[dict(lot=lots["b12"], mass_mg=533.6), dict(lot=lots["b10"], mass_mg=466.4)],
+        steps=[dict(order=1, description="Schlenk line", temperature_c=60, pressure_mbar=1e-3)],
+        conductivity_measurements=[dict(temperature_c=t, pellet_thickness_mm=1.0, pellet_area_cm2=0.785,
+                                        resistance_ohm=r) for t, r in ((25, 127.0), (60, 20.0))],
     )
-    use(ElectrolyteBatchInput.objects.create(batch=batch, lot=lots["b12"], mass_mg=533.6), manager)
-    use(ElectrolyteBatchInput.objects.create(batch=batch, lot=lots["b10"], mass_mg=466.4), manager)
-    ElectrolyteBatchStep.objects.create(batch=batch, description="Schlenk line", temperature_c=60,
-                                        pressure_mbar=1e-3)
-    for temperature, resistance in ((25, 127.0), (60, 20.0)):
-        ConductivityMeasurement.objects.create(batch=batch, temperature_c=temperature, pellet_thickness_mm=1.0,
-                                               pellet_area_cm2=0.785, resistance_ohm=resistance)
-    solution = InfiltrationSolution.objects.create(
-        project=project, product=material("Na4(B12H12)(B10H10)"), solvent_lot=lots["ipa"], solvent_volume_ml=5,
+    solution = sample_services.infiltration_solution_prepare(
+        user=manager, project=project, product=material("Na4(B12H12)(B10H10)"), solvent_lot=lots["ipa"],
+        solvent_volume_ml=5, inputs=[dict(lot=lots["b12"], mass_mg=266.8), dict(lot=lots["b10"], mass_mg=233.2)],
     )
-    use(InfiltrationSolutionInput.objects.create(solution=solution, lot=lots["b12"], mass_mg=266.8), manager)
-    use(InfiltrationSolutionInput.objects.create(solution=solution, lot=lots["b10"], mass_mg=233.2), manager)
-    sheet = ElectrodeSheet.objects.create(project=project, name="NCO 95:2:3", current_collector_areal_mass_mg_cm2=4.3,
-                                          coating_thickness_um=60)
-    for key, role, fraction, mass in (("nacro2", "active", 95, 950), ("pvdf", "binder", 2, 20),
-                                      ("sp", "conductive_carbon", 3, 30)):
-        use(SheetComponent.objects.create(sheet=sheet, lot=lots[key], role=role, mass_fraction_percent=fraction,
-                                          mass_mg=mass), manager)
-    for mass in (12.7, 12.8, 12.9, 12.75):
-        LoadingDisc.objects.create(sheet=sheet, mass_mg=mass)
-    electrode = Electrode.objects.create(project=project, sheet=sheet, mass_mg=12.8)
-    run = InfiltrationRun.objects.create(project=project, solution=solution)
-    InfiltrationDryingStep.objects.create(run=run, description="vacuum", temperature_c=180, duration_h=4)
-    InfiltratedElectrode.objects.create(run=run, electrode=electrode, mass_before_mg=12.8, mass_after_mg=14.0,
-                                        pressed_thickness_um=40, pressed_mass_mg=14.0)
-    alloy = AlloyBatch.objects.create(project=project)
-    use(AlloyBatchInput.objects.create(batch=alloy, lot=lots["na"], mass_mg=367.5), manager)
-    use(AlloyBatchInput.objects.create(batch=alloy, lot=lots["sn"], mass_mg=632.5), manager)
-    cycler = Cycler.objects.create(name="VMP-300", vendor="biologic")
-    channel = Channel.objects.create(cycler=cycler, number="3")
-    CyclerToken.issue(cycler, label="cycler PC", user=manager)
-    protocol = Protocol.objects.create(project=project, name="2 × 0.1C then 100 × 0.5C")
-    ProtocolStep.objects.create(protocol=protocol, cycle_count=2, charge_c_rate=0.1, discharge_c_rate=0.1,
-                                lower_cutoff_v=2.1, upper_cutoff_v=3.35)
-    cell = Cell.objects.create(project=project, kind="cathode_half", separator_batch=batch)
-    CellPart.objects.create(cell=cell, role="positive", electrode=electrode)
-    CellPart.objects.create(cell=cell, role="negative", alloy_batch=alloy, mass_mg=30)
-    cycling = CyclingRun.objects.create(project=project, cell=cell, channel=channel, protocol=protocol)
+    sheet = sample_services.electrode_sheet_cast(
+        user=manager, project=project, name="NCO 95:2:3", current_collector_areal_mass_mg_cm2=4.3,
+        coating_thickness_um=60,
+        components=[dict(lot=lots[key], role=role, mass_fraction_percent=fraction, mass_mg=mass)
+                    for key, role, fraction, mass in (("nacro2", "active", 95, 950), ("pvdf", "binder", 2, 20),
+                                                      ("sp", "conductive_carbon", 3, 30))],
+        loading_discs=[dict(mass_mg=mass) for mass in (12.7, 12.8, 12.9, 12.75)],
+    )
+    electrode = sample_services.electrode_punch(user=manager, project=project, sheet=sheet, mass_mg=12.8)
+    run = sample_services.infiltration_run_record(
+        user=manager, project=project, solution=solution,
+        drying_steps=[dict(order=1, description="vacuum", temperature_c=180, duration_h=4)],
+        electrodes=[dict(electrode=electrode, mass_before_mg=12.8, mass_after_mg=14.0, pressed_thickness_um=40,
+                         pressed_mass_mg=14.0)],
+    )
+    alloy = sample_services.alloy_batch_prepare(
+        user=manager, project=project, inputs=[dict(lot=lots["na"], mass_mg=367.5), dict(lot=lots["sn"], mass_mg=632.5)])
+    cycler = cell_services.cycler_register(user=manager, name="VMP-300", vendor="biologic", channels=[dict(number="3")])
+    cell_services.cycler_token_issue(user=manager, cycler=cycler, label="cycler PC")
+    protocol = cell_services.protocol_define(
+        user=manager, project=project, name="2 × 0.1C then 100 × 0.5C",
+        steps=[dict(order=1, cycle_count=2, charge_c_rate=0.1, discharge_c_rate=0.1, lower_cutoff_v=2.1,
+                    upper_cutoff_v=3.35)])
+    cell = cell_services.cell_build(
+        user=manager, project=project, kind="cathode_half", separator_batch=batch,
+        parts=[dict(role="positive", electrode=electrode), dict(role="negative", alloy_batch=alloy, mass_mg=30)])
+    cycling = cell_services.cycling_run_start(user=manager, project=project, cell=cell,
+                                              channel=cycler.channels.get(), protocol=protocol)
     raw = RawDataFile.objects.create(run=cycling, file="raw/RUN-0001/abc/cell.mpr", original_name="cell.mpr",
-                                     sha256="a" * 64, size_bytes=1234)
+                                     sha256="a" * 64, size_bytes=1234)  # as an upload stores it
     Dataset.objects.create(project=project, run=cycling, raw_file=raw, source_name="cell.mpr")
     Group.objects.create(name="lab managers")
     return {"lots": lots, "batch": batch, "sheet": sheet, "electrode": electrode, "cell": cell, "run": run}
@@ -212,8 +197,7 @@ def test_sheet_page_shows_derived_numbers(browser, world):
 
 def test_inconsistent_inputs_show_a_dash_and_the_reason_not_an_error_page(browser, world):
     sheet = world["sheet"]
-    sheet.loading_discs.all().delete()
-    LoadingDisc.objects.create(sheet=sheet, mass_mg=3.0)  # lighter than its 4.86 mg of foil
+    sample_services.electrode_sheet_update(user=None, sheet=sheet, loading_discs=[dict(mass_mg=3.0)])  # lighter than its 4.86 mg of foil
     response = browser.get(admin_url(ElectrodeSheet, "change", sheet.pk))
     assert response.status_code == 200
     page = response.content.decode()
@@ -254,7 +238,7 @@ def test_protocol_step_with_inverted_cut_offs_is_refused(browser, project):
         "steps-0-lower_cutoff_v": 3.35, "steps-0-upper_cutoff_v": 2.1, "steps-0-rest_min": 0,
     })
     assert response.status_code == 200
-    assert "must be above the lower one" in response.content.decode()
+    assert "Step 1: The lower cut-off (3.35 V) must be below the upper cut-off (2.1 V)." in response.content.decode()
     assert not Protocol.objects.filter(name="bad window").exists()
 
 
@@ -274,14 +258,12 @@ def test_cycler_with_channels(browser):
 
 
 def test_history_names_who_changed_a_lot(browser, manager, world):
-    lot = world["lots"]["b12"]
-    response = browser.get(admin_url(PrecursorLot, "change", lot.pk))
+    b12 = world["lots"]["b12"]
+    response = browser.get(admin_url(PrecursorLot, "change", b12.pk))
     data = {k: v for k, v in response.context["adminform"].form.initial.items()}
     assert data  # the page has the lot's values
-    lot.storage_detail = "box 3"
-    lot._history_user = manager
-    lot.save()
-    page = browser.get(admin_url(PrecursorLot, "history", lot.pk)).content.decode()
+    sample_services.lot_update(user=manager, lot=b12, storage_detail="box 3")
+    page = browser.get(admin_url(PrecursorLot, "history", b12.pk)).content.decode()
     assert manager.username in page
     assert "box 3" in page
 
@@ -290,7 +272,7 @@ def test_process_ledger_lines_cannot_be_reverted_from_history(browser, world):
     line = StockMovement.objects.filter(kind="use").first()
     version = line.history.first()
     url = reverse("admin:samples_stockmovement_simple_history", args=[line.pk, version.history_id])
-    response = browser.post(url, {"lot": line.lot_id, "kind": "correction", "mass_mg": 1, "note": ""})
+    response = browser.post(url, {"lot": line.lot_id, "kind": "correction", "quantity": 1, "note": ""})
     assert response.status_code == 403
     line.refresh_from_db()
     assert line.kind == "use"
@@ -299,10 +281,8 @@ def test_process_ledger_lines_cannot_be_reverted_from_history(browser, world):
 def test_a_member_sees_only_their_projects_and_a_reader_cannot_change(client, people, project, world):
     from django.contrib.auth.models import Permission
 
-    from eln.models import Project
-
-    other = Project.objects.create(name="Sulfide cells")
-    hidden = make_lot(other, "Na2B12H12", 100)
+    other = ProjectFactory(name="Sulfide cells")
+    hidden = lot(other, "Na2B12H12", 100)
     reader = people["reader"]  # reader of `project`
     reader.is_staff = True
     reader.save()
@@ -312,11 +292,11 @@ def test_a_member_sees_only_their_projects_and_a_reader_cannot_change(client, pe
     shown = set(response.context["cl"].result_list)
     assert world["lots"]["b12"] in shown and hidden not in shown
     assert client.get(admin_url(PrecursorLot, "change", hidden.pk)).status_code == 302  # "does not exist"
-    lot = world["lots"]["b12"]
-    page = client.get(admin_url(PrecursorLot, "change", lot.pk))
+    b12 = world["lots"]["b12"]
+    page = client.get(admin_url(PrecursorLot, "change", b12.pk))
     assert page.status_code == 200 and not page.context["has_change_permission"]
     ProjectMembership.objects.filter(user=reader).update(role="writer")
-    assert client.get(admin_url(PrecursorLot, "change", lot.pk)).context["has_change_permission"]
+    assert client.get(admin_url(PrecursorLot, "change", b12.pk)).context["has_change_permission"]
 
 
 def test_batch_page_shows_conductivity_and_activation_energy(browser, world):

@@ -6,23 +6,15 @@ import re
 import pytest
 from django.urls import reverse
 
-from samples import services
+from samples import selectors, services
 from samples.models import (
     ElectrodeSheet,
     ElectrolyteBatch,
-    ElectrolyteBatchInput,
     Material,
-    PrecursorLot,
     SheetComponent,
     StockMovement,
 )
-
-
-def make_lot(project, name, quantity_mg, **extra):
-    return PrecursorLot.objects.create(
-        project=project, material=Material.objects.get(name=name), supplier=extra.pop("supplier", "Katchem"),
-        quantity_received_mg=quantity_mg, **extra,
-    )
+from tests.factories import lot as make_lot
 
 
 @pytest.fixture
@@ -33,10 +25,10 @@ def lots(project, manager):
                    storage_place="argon_glovebox", storage_detail="box 2")
     b10 = make_lot(project, "Na2B10H10", 5000, low_stock_threshold_mg=100, lot_number="K-10")
     ipa = make_lot(project, "Isopropanol", 2000, supplier="Sigma-Aldrich", storage_place="flammables_cabinet")
-    batch = ElectrolyteBatch.objects.create(project=project, product=Material.objects.get(name="Na4(B12H12)(B10H10)"))
-    row = ElectrolyteBatchInput.objects.create(batch=batch, lot=b12, mass_mg=533.6)
-    services.take_stock([(b12, 533.6, row)], used_for=batch.human_id, user=manager)
-    StockMovement.objects.create(lot=ipa, mass_mg=2000, kind="disposal", note="evaporated")
+    batch = services.electrolyte_batch_record(user=manager, project=project,
+                                              product=Material.objects.get(name="Na4(B12H12)(B10H10)"),
+                                              inputs=[dict(lot=b12, mass_mg=533.6)])
+    services.stock_correct(user=manager, holder=ipa, quantity=2000, kind="disposal", note="evaporated")
     return {"b12": b12, "b10": b10, "ipa": ipa, "batch": batch}
 
 
@@ -53,7 +45,7 @@ def row_of(page: str, lot) -> str:
 
 
 def remaining(lot):
-    return services.remaining_mg(lot)
+    return selectors.stock_of(lot)[1]
 
 
 def page_form_data(response) -> dict:
@@ -137,7 +129,7 @@ def add_ledger_line(browser, lot, kind, mass, note="weighed"):
     data = page_form_data(response)
     index = int(data["movements-TOTAL_FORMS"])
     data["movements-TOTAL_FORMS"] = index + 1
-    data.update({f"movements-{index}-kind": kind, f"movements-{index}-mass_mg": mass,
+    data.update({f"movements-{index}-kind": kind, f"movements-{index}-quantity": mass,
                  f"movements-{index}-note": note})
     return browser.post(lot_change(browser, lot), data)
 
@@ -148,7 +140,7 @@ def test_a_correction_on_the_ledger_changes_the_remaining_stock(browser, manager
     assert response.status_code == 302, response.content.decode()[:2000]
     assert remaining(lot) == pytest.approx(400.0)
     line = StockMovement.objects.get(lot=lot, kind="correction")
-    assert line.mass_mg == 66.4 and line.created_by == manager and line.source is None
+    assert line.quantity == 66.4 and line.created_by == manager and line.source is None
     assert "400.0 mg" in row_of(changelist(browser).content.decode(), lot)
     # a negative correction puts mass back
     assert add_ledger_line(browser, lot, "correction", -100).status_code == 302
@@ -159,7 +151,7 @@ def test_a_disposal_takes_mass_out_and_must_be_positive(browser, lots):
     lot = lots["b10"]
     response = add_ledger_line(browser, lot, "disposal", -5)
     assert response.status_code == 200
-    assert "A disposal takes mass out of the lot" in response.content.decode()
+    assert "A disposal takes out of the stock: enter a positive quantity." in response.content.decode()
     assert remaining(lot) == 5000
     assert add_ledger_line(browser, lot, "disposal", 1000, "spilled").status_code == 302
     assert remaining(lot) == 4000
@@ -169,7 +161,7 @@ def test_a_correction_cannot_take_more_than_is_left(browser, lots):
     lot = lots["b12"]
     response = add_ledger_line(browser, lot, "correction", 500)
     assert response.status_code == 200
-    assert f"{lot.human_id} would have -33.6 mg left" in response.content.decode()
+    assert f"{lot.human_id} (Na2B12H12) has 466.4 mg left; this correction asks for 500 mg." in response.content.decode()
     assert not StockMovement.objects.filter(lot=lot, kind="correction").exists()
 
 
@@ -179,10 +171,10 @@ def test_process_lines_are_read_only_on_the_lot_page(browser, lots):
     response = browser.get(lot_change(browser, lot))
     data = page_form_data(response)
     prefix = next(k[:-3] for k, v in data.items() if k.startswith("movements-") and k.endswith("-id") and v == line.pk)
-    data.update({f"{prefix}-mass_mg": 1, f"{prefix}-kind": "correction", f"{prefix}-DELETE": "on"})
+    data.update({f"{prefix}-quantity": 1, f"{prefix}-kind": "correction", f"{prefix}-DELETE": "on"})
     assert browser.post(lot_change(browser, lot), data).status_code == 302
     line.refresh_from_db()
-    assert (line.kind, line.mass_mg) == ("use", 533.6)
+    assert (line.kind, line.quantity) == ("use", 533.6)
     assert remaining(lot) == pytest.approx(466.4)
 
 
@@ -192,7 +184,8 @@ def test_quantity_received_cannot_drop_below_what_the_ledger_took(browser, lots)
     data["quantity_received_mg"] = 500
     response = browser.post(lot_change(browser, lot), data)
     assert response.status_code == 200
-    assert "The ledger has already taken 533.6 mg from this lot" in response.content.decode()
+    assert (f"The ledger has already taken 533.6 mg from {lot.human_id}; its quantity received cannot be less."
+            in response.content.decode())
     lot.refresh_from_db()
     assert lot.quantity_received_mg == 1000
 
@@ -200,16 +193,16 @@ def test_quantity_received_cannot_drop_below_what_the_ledger_took(browser, lots)
 def test_ledger_admin_lets_the_manager_add_corrections_but_not_edit_process_lines(browser, lots):
     lot = lots["b10"]
     response = browser.post(reverse("admin:samples_stockmovement_add"),
-                            {"lot": lot.pk, "kind": "correction", "mass_mg": 250, "note": "inventory"})
+                            {"lot": lot.pk, "kind": "correction", "quantity": 250, "note": "inventory"})
     assert response.status_code == 302
     assert remaining(lot) == 4750
     use_line = StockMovement.objects.get(kind="use")
     response = browser.post(reverse("admin:samples_stockmovement_change", args=[use_line.pk]),
-                            {"lot": use_line.lot_id, "kind": "correction", "mass_mg": 1, "note": ""})
+                            {"lot": use_line.lot_id, "kind": "correction", "quantity": 1, "note": ""})
     assert response.status_code == 403
     assert browser.post(reverse("admin:samples_stockmovement_delete", args=[use_line.pk]),
                         {"post": "yes"}).status_code == 403
-    assert StockMovement.objects.filter(pk=use_line.pk, mass_mg=533.6).exists()
+    assert StockMovement.objects.filter(pk=use_line.pk, quantity=533.6).exists()
 
 
 # --- records that take stock --------------------------------------------------------------------------
@@ -247,11 +240,11 @@ def test_a_batch_asking_more_than_a_lot_has_shows_the_error_and_saves_nothing(br
     assert remaining(b10) == 5000
 
 
-def test_two_rows_on_the_same_lot_are_added_up(browser, project, lots):
+def test_a_lot_is_one_input_of_a_batch(browser, project, lots):
     b12 = lots["b12"]
     response = browser.post(reverse("admin:samples_electrolytebatch_add"),
                             batch_post(project, [(b12, 300), (b12, 200)]))
-    assert "asks for 500 mg" in response.content.decode()
+    assert f"{b12.human_id} is listed twice." in response.content.decode()
     assert remaining(b12) == pytest.approx(466.4)
 
 
@@ -261,7 +254,7 @@ def test_a_batch_within_stock_writes_the_ledger_and_edits_replace_its_lines(brow
     assert response.status_code == 302, response.content.decode()[:3000]
     batch = ElectrolyteBatch.objects.exclude(pk=lots["batch"].pk).get()
     line = StockMovement.objects.get(lot=b10)
-    assert (line.mass_mg, line.kind, line.used_for, line.created_by) == (4000, "use", batch.human_id, manager)
+    assert (line.quantity, line.kind, line.used_for, line.created_by) == (4000, "use", batch.human_id, manager)
     assert line.source == batch.inputs.get()
     assert batch.created_by == manager
     assert remaining(b10) == 1000
@@ -271,7 +264,7 @@ def test_a_batch_within_stock_writes_the_ledger_and_edits_replace_its_lines(brow
     # 1000 mg are left, and the row already holds 4000: asking 4900 is fine …
     data["inputs-0-mass_mg"] = 4900
     assert browser.post(change, data).status_code == 302
-    assert [m.mass_mg for m in StockMovement.objects.filter(lot=b10)] == [4900]
+    assert [(m.pk, m.quantity) for m in StockMovement.objects.filter(lot=b10)] == [(line.pk, 4900)]  # in place
     assert remaining(b10) == 100
     # … 5100 is not
     data["inputs-0-mass_mg"] = 5100

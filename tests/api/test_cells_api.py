@@ -78,7 +78,8 @@ def test_full_cell_np_ratio_on_its_stated_basis(api, people, project, electrodes
     assert measured.status_code == 201, measured.json()
     # 1.2 × 634 / (5.6 × 113) = 1.2023: the paper's N/P 1.20
     assert round(measured.json()["np_ratio"], 2) == 1.20
-    reference = client.post("/api/v1/cells/", full_cell(electrodes, project), format="json").json()
+    # an electrode belongs to one cell: the same cell, restated on the reference basis
+    reference = client.patch(f"/api/v1/cells/{measured.json()['id']}/", {"np_basis": "reference"}, format="json").json()
     # on the reference capacities, 1.2 × 847 / (5.6 × 120) = 1.5125
     assert reference["np_basis"] == "reference" and round(reference["np_ratio"], 2) == 1.51
 
@@ -87,12 +88,13 @@ def test_cell_validation_names_the_field(api, people, project, electrodes):
     client = api(people["writer"])
     response = client.post("/api/v1/cells/", full_cell(electrodes, project, np_basis="measured"), format="json")
     assert response.status_code == 400
-    assert response.json() == {"negative_capacity_for_np_mah_g": [
-        "Required when the N/P basis is 'measured': the half cell's reversible capacity."]}
+    required = ["Required when the N/P basis is 'measured': the half cell's reversible capacity."]
+    assert response.json() == {"negative_capacity_for_np_mah_g": required, "positive_capacity_for_np_mah_g": required}
 
     payload = full_cell(electrodes, project, kind="three_electrode")
     response = client.post("/api/v1/cells/", payload, format="json")
-    assert response.json() == {"parts": ["A three electrode cell needs parts in the roles: reference."]}
+    assert response.json() == {"parts": ["This three-electrode full cell (Na reference) needs parts in the roles: "
+                                         "reference."]}
 
     response = client.post("/api/v1/cells/", full_cell(electrodes, project, lower_cutoff_v=3.3, upper_cutoff_v=1.5),
                            format="json")
@@ -140,7 +142,7 @@ def test_protocol_needs_sensible_steps(api, people, project):
                    "lower_cutoff_v": 3.35, "upper_cutoff_v": 2.1}],
     }, format="json")
     assert response.status_code == 400
-    assert response.json() == {"steps": ["Step 1: lower_cutoff_v (3.35 V) must be below upper_cutoff_v (2.1 V)."]}
+    assert response.json() == {"steps": ["Step 1: The lower cut-off (3.35 V) must be below the upper cut-off (2.1 V)."]}
 
 
 def test_cells_filter_by_what_they_are_made_of(api, people, project, electrodes):

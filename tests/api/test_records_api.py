@@ -125,8 +125,8 @@ def test_a_batch_takes_its_precursors_from_stock(api, people, project):
     # σ = 0.05 cm / (100 Ω · 0.5 cm²) = 1.0e-3 S/cm
     assert batch["conductivity_25c_s_cm"] == pytest.approx(1.0e-3)
     assert client.get(f"/api/v1/lots/{lot_a}/").json()["remaining_mg"] == pytest.approx(2000 - 533.6)
-    ledger = client.get("/api/v1/stock-movements/", {"lot": lot_a}).json()["results"]
-    assert [(row["mass_mg"], row["used_for"]) for row in ledger] == [(533.6, batch["id"])]
+    ledger = client.get("/api/v1/stock-movements/", {"holder": lot_a}).json()["results"]
+    assert [(row["quantity"], row["unit"], row["used_for"]) for row in ledger] == [(533.6, "mg", batch["id"])]
 
     # Replacing the inputs gives the old mass back before taking the new one.
     payload = electrolyte_batch_payload(project, lot_a, lot_b, mass_a=1000, mass_b=900)

@@ -4,6 +4,8 @@ import pytest
 
 from analysis.core import synthetic
 from analysis.models import CellMetrics, CycleSummary
+from cells.services import cycling_run_update
+from samples.services import electrode_update
 from tests.paths import shared_bytes
 
 pytestmark = pytest.mark.django_db
@@ -19,8 +21,8 @@ def test_changing_an_electrode_mass_recomputes_its_cells(demo_lab, upload, djang
     foil_mg = electrode.sheet.current_collector_areal_mass_mg_cm2 * electrode.area_cm2
     coating_before = electrode.coating_mass_mg
     with django_capture_on_commit_callbacks(execute=True):
-        electrode.mass_mg = foil_mg + coating_before * 2  # the coating weighed twice as much
-        electrode.save()
+        # the coating weighed twice as much
+        electrode = electrode_update(user=None, electrode=electrode, mass_mg=foil_mg + coating_before * 2)
 
     after = CycleSummary.objects.get(cycle_number=1)
     assert electrode.active_mass_mg == pytest.approx(2 * active_before)
@@ -40,6 +42,5 @@ def test_finishing_a_run_completes_its_last_cycle(demo_lab, upload, django_captu
     last = CycleSummary.objects.order_by("-cycle_number").first()
     assert (last.cycle_number, last.complete) == (3, False)
     with django_capture_on_commit_callbacks(execute=True):
-        run.state = "finished"
-        run.save()
+        cycling_run_update(user=None, run=run, state="finished")
     assert CycleSummary.objects.get(cycle_number=last.cycle_number).complete is True

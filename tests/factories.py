@@ -1,0 +1,282 @@
+"""Test factories for every record type, built the way the lab makes things: each one is
+written through its service, so a factory's record obeys every rule (stock taken from its lots,
+parts of the right material, references within the project).
+
+A factory's related records come from the same project: ``CellFactory(project=p)`` makes the
+sheets, electrodes, lots and alloy it needs in ``p``. Pass ``user=`` to record who made it.
+"""
+import datetime as dt
+
+import factory
+from django.contrib.auth import get_user_model
+
+from cells import models as cm
+from cells import services as cell_services
+from eln import services as eln_services
+from eln.models import Project, ProjectMembership
+from samples import models as sm
+from samples import services as sample_services
+
+
+
+def material(name: str) -> sm.Material:
+    return sm.Material.objects.get(name=name)
+
+
+class ServiceFactory(factory.django.DjangoModelFactory):
+    """Creates through ``SERVICES[model]``; ``user`` (optional) is who does it."""
+
+    class Meta:
+        abstract = True
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        user = kwargs.pop("user", None)
+        return SERVICES[model_class](user=user, **kwargs)
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ("username",)
+
+    username = factory.Sequence(lambda n: f"researcher{n}")
+    email = factory.LazyAttribute(lambda o: f"{o.username}@lab.example")
+    password = factory.django.Password("pw")
+
+
+class ProjectFactory(factory.django.DjangoModelFactory):
+    """A project with a manager (made by eln.services.project_create)."""
+
+    class Meta:
+        model = Project
+
+    name = factory.Sequence(lambda n: f"Project {n}")
+    description = ""
+
+    @classmethod
+    def _create(cls, model_class, *args, manager=None, **kwargs):
+        return eln_services.project_create(user=manager or UserFactory(), **kwargs)
+
+
+def member(project: Project, user, role: str = ProjectMembership.Role.WRITER) -> ProjectMembership:
+    return ProjectMembership.objects.update_or_create(project=project, user=user, defaults={"role": role})[0]
+
+
+class MaterialFactory(ServiceFactory):
+    class Meta:
+        model = sm.Material
+
+    name = factory.Sequence(lambda n: f"Material {n}")
+    kind = sm.Material.Kind.OTHER
+
+
+class LotFactory(ServiceFactory):
+    class Meta:
+        model = sm.PrecursorLot
+
+    project = factory.SubFactory(ProjectFactory)
+    material = factory.LazyFunction(lambda: material("Na2B12H12"))
+    supplier = "Katchem"
+    lot_number = factory.Sequence(lambda n: f"K-{n:04d}")
+    quantity_received_mg = 5000.0
+
+
+def lot(project, name: str, quantity_mg: float = 50_000.0, **extra) -> sm.PrecursorLot:
+    return LotFactory(project=project, material=material(name), quantity_received_mg=quantity_mg, **extra)
+
+
+class ElectrolyteBatchFactory(ServiceFactory):
+    """1 g of Na4(B12H12)(B10H10) from equimolar precursors in 20 mL isopropanol."""
+
+    class Meta:
+        model = sm.ElectrolyteBatch
+
+    project = factory.SubFactory(ProjectFactory)
+    name = "1 g batch"
+    product = factory.LazyFunction(lambda: material("Na4(B12H12)(B10H10)"))
+    solvent_lot = factory.LazyAttribute(lambda o: lot(o.project, "Isopropanol", 100_000))
+    solvent_volume_ml = 20.0
+    yield_mg = 962.0
+    inputs = factory.LazyAttribute(lambda o: [
+        {"lot": lot(o.project, "Na2B12H12"), "mass_mg": 533.6},
+        {"lot": lot(o.project, "Na2B10H10"), "mass_mg": 466.4},
+    ])
+    steps = factory.LazyFunction(lambda: [{"order": 1, "description": "Schlenk line", "temperature_c": 60}])
+
+
+class InfiltrationSolutionFactory(ServiceFactory):
+    """The equimolar closo-borates, 100 mg/mL in isopropanol."""
+
+    class Meta:
+        model = sm.InfiltrationSolution
+
+    project = factory.SubFactory(ProjectFactory)
+    product = factory.LazyFunction(lambda: material("Na4(B12H12)(B10H10)"))
+    solvent_lot = factory.LazyAttribute(lambda o: lot(o.project, "Isopropanol", 100_000))
+    solvent_volume_ml = 10.0
+    inputs = factory.LazyAttribute(lambda o: [
+        {"lot": lot(o.project, "Na2B12H12"), "mass_mg": 533.6},
+        {"lot": lot(o.project, "Na2B10H10"), "mass_mg": 466.4},
+    ])
+
+
+def sheet_components(project, active: str = "NaCrO2", fractions=(95, 2, 3)):
+    roles = (sm.SheetComponent.Role.ACTIVE, sm.SheetComponent.Role.BINDER, sm.SheetComponent.Role.CONDUCTIVE_CARBON)
+    return [{"lot": lot(project, name), "role": role, "mass_fraction_percent": fraction}
+            for name, role, fraction in zip((active, "PVDF", "Super P"), roles, fractions)]
+
+
+class ElectrodeSheetFactory(ServiceFactory):
+    """A NaCrO2 95:2:3 sheet on 4.05 mg/cm² Al foil with four 12 mm loading discs
+    (7.37 mg/cm² of coating, 7.0 mg/cm² of NaCrO2)."""
+
+    class Meta:
+        model = sm.ElectrodeSheet
+
+    project = factory.SubFactory(ProjectFactory)
+    name = "NaCrO2 95:2:3"
+    current_collector_areal_mass_mg_cm2 = 4.05
+    coating_thickness_um = 80.0
+    components = factory.LazyAttribute(lambda o: sheet_components(o.project))
+    loading_discs = factory.LazyFunction(lambda: [{"diameter_mm": 12.0, "mass_mg": 12.91} for _ in range(4)])
+
+    class Params:
+        tin = factory.Trait(
+            name="Sn 90:5:5",
+            components=factory.LazyAttribute(lambda o: sheet_components(o.project, "Sn", (90, 5, 5))),
+            loading_discs=[{"diameter_mm": 12.0, "mass_mg": 6.23} for _ in range(4)],
+        )
+
+
+class ElectrodeFactory(ServiceFactory):
+    class Meta:
+        model = sm.Electrode
+
+    project = factory.SubFactory(ProjectFactory)
+    sheet = factory.LazyAttribute(lambda o: ElectrodeSheetFactory(project=o.project))
+    diameter_mm = 12.0
+    mass_mg = 12.91
+
+
+class InfiltrationRunFactory(ServiceFactory):
+    class Meta:
+        model = sm.InfiltrationRun
+
+    project = factory.SubFactory(ProjectFactory)
+    solution = factory.LazyAttribute(lambda o: InfiltrationSolutionFactory(project=o.project))
+    solution_volume_ml = 2.0
+    drying_steps = factory.LazyFunction(lambda: [{"order": 1, "description": "vacuum", "temperature_c": 180,
+                                                  "duration_h": 4}])
+    electrodes = factory.LazyAttribute(lambda o: [{
+        "electrode": ElectrodeFactory(project=o.project), "mass_before_mg": 12.91, "mass_after_mg": 14.25,
+        "pressed_thickness_um": 40.0, "pressed_mass_mg": 14.2,
+    }])
+
+
+class AlloyBatchFactory(ServiceFactory):
+    """Na-Sn 3:1: 367.5 mg Na ground with 632.5 mg Sn."""
+
+    class Meta:
+        model = sm.AlloyBatch
+
+    project = factory.SubFactory(ProjectFactory)
+    name = "Na-Sn 3:1"
+    inputs = factory.LazyAttribute(lambda o: [{"lot": lot(o.project, "Na"), "mass_mg": 367.5},
+                                              {"lot": lot(o.project, "Sn"), "mass_mg": 632.5}])
+
+
+class CyclerFactory(ServiceFactory):
+    class Meta:
+        model = cm.Cycler
+
+    name = factory.Sequence(lambda n: f"VMP3-{n}")
+    vendor = cm.Cycler.Vendor.BIOLOGIC
+    channels = factory.LazyFunction(lambda: [{"number": str(n)} for n in range(1, 5)])
+
+
+class ChannelFactory(ServiceFactory):
+    class Meta:
+        model = cm.Channel
+
+    cycler = factory.SubFactory(CyclerFactory, channels=[])
+    number = factory.Sequence(lambda n: str(n))
+
+
+class ProtocolFactory(ServiceFactory):
+    """2 × 0.1C then 100 × 0.5C between 2.10 and 3.35 V."""
+
+    class Meta:
+        model = cm.Protocol
+
+    project = factory.SubFactory(ProjectFactory)
+    name = "2 × 0.1C then 100 × 0.5C"
+    steps = factory.LazyFunction(lambda: [
+        {"order": 1, "cycle_count": 2, "charge_c_rate": 0.1, "discharge_c_rate": 0.1, "lower_cutoff_v": 2.1,
+         "upper_cutoff_v": 3.35},
+        {"order": 2, "cycle_count": 100, "charge_c_rate": 0.5, "discharge_c_rate": 0.5, "lower_cutoff_v": 2.1,
+         "upper_cutoff_v": 3.35},
+    ])
+
+
+class CellFactory(ServiceFactory):
+    """A NaCrO2 half cell against Na-Sn, its separator from an electrolyte batch."""
+
+    class Meta:
+        model = cm.Cell
+
+    project = factory.SubFactory(ProjectFactory)
+    kind = cm.Cell.Kind.CATHODE_HALF
+    separator_batch = factory.LazyAttribute(lambda o: ElectrolyteBatchFactory(project=o.project))
+    separator_mass_mg = 55.0
+    lower_cutoff_v = 2.1
+    upper_cutoff_v = 3.35
+    parts = factory.LazyAttribute(lambda o: [
+        {"role": "positive", "electrode": ElectrodeFactory(project=o.project)},
+        {"role": "negative", "alloy_batch": AlloyBatchFactory(project=o.project), "mass_mg": 40.0,
+         "description": "Na-Sn 3:1 powder"},
+    ])
+
+    class Params:
+        full = factory.Trait(
+            kind=cm.Cell.Kind.FULL, lower_cutoff_v=1.5, upper_cutoff_v=3.3,
+            parts=factory.LazyAttribute(lambda o: [
+                {"role": "positive", "electrode": ElectrodeFactory(project=o.project)},
+                {"role": "negative", "electrode": ElectrodeFactory(
+                    project=o.project, mass_mg=6.23, sheet=ElectrodeSheetFactory(project=o.project, tin=True))},
+            ]),
+        )
+
+
+class CyclingRunFactory(ServiceFactory):
+    class Meta:
+        model = cm.CyclingRun
+
+    project = factory.SubFactory(ProjectFactory)
+    cell = factory.LazyAttribute(lambda o: CellFactory(project=o.project))
+    protocol = factory.LazyAttribute(lambda o: ProtocolFactory(project=o.project))
+    channel = factory.LazyAttribute(lambda o: ChannelFactory())
+    state = cm.CyclingRun.State.RUNNING
+    started_at = factory.LazyFunction(lambda: dt.datetime(2026, 11, 1, 17, tzinfo=dt.timezone.utc))
+
+
+def cycler_token(cycler=None, *, label="cycler PC", user=None):
+    """(token, key) for a cycler PC."""
+    return cell_services.cycler_token_issue(user=user, cycler=cycler or CyclerFactory(), label=label)
+
+
+SERVICES = {
+    sm.Material: sample_services.material_add,
+    sm.PrecursorLot: sample_services.lot_receive,
+    sm.ElectrolyteBatch: sample_services.electrolyte_batch_record,
+    sm.InfiltrationSolution: sample_services.infiltration_solution_prepare,
+    sm.ElectrodeSheet: sample_services.electrode_sheet_cast,
+    sm.Electrode: sample_services.electrode_punch,
+    sm.InfiltrationRun: sample_services.infiltration_run_record,
+    sm.AlloyBatch: sample_services.alloy_batch_prepare,
+    cm.Cycler: cell_services.cycler_register,
+    cm.Channel: cell_services.channel_add,
+    cm.Protocol: cell_services.protocol_define,
+    cm.Cell: cell_services.cell_build,
+    cm.CyclingRun: cell_services.cycling_run_start,
+}
