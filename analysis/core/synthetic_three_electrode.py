@@ -340,12 +340,15 @@ def _solve_end(v_of_q, cutoff_v: float, q_max: float, what: str) -> float:
 def simulate(cell: ThreeElectrodeCell = ThreeElectrodeCell(), degradation: Degradation = Degradation(),
              *, n_cycles: int = 20, c_rate: float = 0.1, rest_s: float = 1200.0,
              initial_rest_s: float = 600.0, sample_interval_s: float = 60.0,
-             record_de_v: float = 0.005, terminal_fraction: float = 0.02) -> ThreeElectrodeSimulation:
+             record_de_v: float = 0.005, terminal_fraction: float = 0.02,
+             potential_noise_v: float = 0.0, seed: int = 0) -> ThreeElectrodeSimulation:
     """Cycle ``cell`` ``n_cycles`` times at ``c_rate`` (on the positive capacity) with the
     injected ``degradation``; each half cycle is followed by a rest of ``rest_s``.
 
     The file starts discharged at the lower cut-off (the state after formation, with the
-    cell's sodium inventory), with ``initial_rest_s`` at open circuit. Raises ValueError when a
+    cell's sodium inventory), with ``initial_rest_s`` at open circuit. ``potential_noise_v``
+    adds Gaussian noise of that σ to each electrode's recorded potential (seeded; the cell
+    voltage stays their difference; cut-offs are solved without it). Raises ValueError when a
     cut-off cannot be reached or an injected loss of active material leaves an electrode no
     room for its sodium.
     """
@@ -467,6 +470,10 @@ def simulate(cell: ThreeElectrodeCell = ThreeElectrodeCell(), degradation: Degra
         row["loss_of_negative_active_material"] = 1.0 - row["negative_capacity_mah"] / first["negative_capacity_mah"]
     truth = pa.table({name: pa.array([row[name] for row in truth_rows], type=dtype)
                       for name, (dtype, _meaning) in TRUTH_COLUMNS.items()})
+    if potential_noise_v:
+        rng = np.random.default_rng(seed)
+        builder.ewe = [e + rng.normal(0.0, potential_noise_v, e.size) for e in builder.ewe]
+        builder.ece = [e + rng.normal(0.0, potential_noise_v, e.size) for e in builder.ece]
     return ThreeElectrodeSimulation(builder.table(), truth, cell, degradation, c_rate)
 
 
