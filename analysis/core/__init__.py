@@ -10,4 +10,7 @@ every function raises an error naming the argument it cannot work with.
 - ``metrics``: what a researcher reports for a cell
 - ``downsample``: points for plots
 - ``synthetic``: paper-shaped cycling data for tests and the demo
+- ``electrodes``: three-electrode analysis (per-electrode cycle table, degradation modes,
+  diagnosis, fade predicted from the half cells)
+- ``synthetic_three_electrode``: three-electrode cells with known degradation, as EC-Lab exports
 """

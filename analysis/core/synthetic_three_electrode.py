@@ -366,10 +366,12 @@ def simulate(cell: ThreeElectrodeCell = ThreeElectrodeCell(), degradation: Degra
     # the discharged state after formation: where a discharge at this current stops
     q_na = cell.sodium_inventory * cp0
 
+    eta_p0 = current * (kp.ohmic_resistance_ohm + kp.charge_transfer_resistance_ohm) / 1000.0
+    eta_n0 = current * (kn.ohmic_resistance_ohm + kn.charge_transfer_resistance_ohm) / 1000.0
+
     def v_discharged(xn):
         y = (q_na - cn0 * xn) / cp0
-        return (up.potential_v(y, SODIATION) - current * (kp.ohmic_resistance_ohm + kp.charge_transfer_resistance_ohm) / 1000.0
-                - un.potential_v(xn, DESODIATION) - current * (kn.ohmic_resistance_ohm + kn.charge_transfer_resistance_ohm) / 1000.0)
+        return (up.potential_v(y, SODIATION) - eta_p0) - (un.potential_v(xn, DESODIATION) + eta_n0)
 
     x = float(brentq(lambda xn: v_discharged(xn) - cell.lower_cutoff_v, 1e-9,
                      min(q_na / cn0, 1.0) - 1e-9, xtol=1e-14))
@@ -465,9 +467,10 @@ def simulate(cell: ThreeElectrodeCell = ThreeElectrodeCell(), degradation: Degra
 
     first = truth_rows[0]
     for row in truth_rows:
-        row["loss_of_sodium_inventory"] = 1.0 - row["sodium_inventory_mah"] / first["sodium_inventory_mah"]
-        row["loss_of_positive_active_material"] = 1.0 - row["positive_capacity_mah"] / first["positive_capacity_mah"]
-        row["loss_of_negative_active_material"] = 1.0 - row["negative_capacity_mah"] / first["negative_capacity_mah"]
+        for mode, of in (("loss_of_sodium_inventory", "sodium_inventory_mah"),
+                         ("loss_of_positive_active_material", "positive_capacity_mah"),
+                         ("loss_of_negative_active_material", "negative_capacity_mah")):
+            row[mode] = 1.0 - row[of] / first[of]
     truth = pa.table({name: pa.array([row[name] for row in truth_rows], type=dtype)
                       for name, (dtype, _meaning) in TRUTH_COLUMNS.items()})
     if potential_noise_v:

@@ -19,7 +19,7 @@ from analysis.core.electrodes.dma import degradation_modes
 from analysis.core.electrodes.three_electrode import (HalfCycles, consistency_check,
                                                       table_metadata, three_electrode_data,
                                                       three_electrode_from_table)
-from tests.analysis.electrode_cells import column, ec_lab_column, half_cycles, read_run, write
+from tests.analysis.electrode_cells import column, ec_lab_column, read_run, write
 
 GCPL_MPR = "biologic_mpr/gcpl.issue_211.mpr"
 GCPL_MPT = "biologic_mpt/gcpl.issue_211.mpt"

@@ -171,7 +171,7 @@ def _half_columns(direction: str) -> dict[str, tuple[pa.DataType, str]]:
         f"{d}_terminating": (pa.bool_(), f"this electrode terminated the {d} (share > ½)"),
         f"{d}_dq_de_peak_potential_v": (pa.float64(), f"potential of the largest dQ/dE peak of "
                                                       f"the {d}, V"),
-        f"{d}_dq_de_peak_mah_v": (pa.float64(), f"height of that peak, mAh/V"),
+        f"{d}_dq_de_peak_mah_v": (pa.float64(), "height of that peak, mAh/V"),
         f"{d}_profile_change": (pa.float64(), f"½∫|g − g_ref|dE of the unit-area dQ/dE of the "
                                               f"{d} against the reference cycle (0 = same shape)"),
     })
