@@ -340,3 +340,18 @@ def test_gcpl_211_without_reference_curves_says_so(gcpl_211):
                                          "the positive electrode (NaCrO2)")
     assert diagnosis.limiting["charge"]["electrode"] == "positive"
     assert diagnosis.to_dict()["modes"]["status"] == "no_reference"
+
+
+def test_half_cycles_from_the_segmentation_leave_pulses_out():
+    from types import SimpleNamespace
+    # steps: charge, rest, 2-s pulse (charge), rest, discharge; a segmentation that marks the
+    # pulse as a half cycle of its own
+    steps = SimpleNamespace(start_row=np.array([0, 10, 12, 14, 20]),
+                            end_row=np.array([9, 11, 13, 19, 29]))
+    cycles = SimpleNamespace(cycle=np.array([1, 1, 1, 1, 1]), half_cycle=np.array([0, -1, 1, -1, 2]),
+                             half_cycle_direction=np.array([1, 1, -1]),
+                             half_cycle_is_pulse=np.array([False, True, False]))
+    from analysis.core.electrodes.three_electrode import half_cycles_from_cycling
+    halves = half_cycles_from_cycling(steps, cycles)
+    assert halves.start_row.tolist() == [0, 20] and halves.end_row.tolist() == [9, 29]
+    assert halves.direction.tolist() == [1, -1]

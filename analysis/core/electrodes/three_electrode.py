@@ -411,11 +411,15 @@ class HalfCycles:
 def half_cycles_from_cycling(steps: Any, cycles: Any) -> HalfCycles:
     """The half cycles found by :mod:`analysis.core.cycling` (its ``StepTable`` and
     ``CycleAssignment``): each half cycle from the first row of its first step to the last row
-    of its last step, with the cycle number of that step. Thin glue; the analysis itself takes
-    any :class:`HalfCycles`."""
+    of its last step, with the cycle number of that step. Half cycles the segmentation marks as
+    pulses (``half_cycle_is_pulse``, where it has it) are left out: they are not the cell's
+    charge or discharge. Thin glue; the analysis itself takes any :class:`HalfCycles`."""
     half = np.asarray(cycles.half_cycle)
+    pulse = getattr(cycles, "half_cycle_is_pulse", None)
     numbers, directions, starts, ends = [], [], [], []
     for h in np.unique(half[half >= 0]):
+        if pulse is not None and bool(np.asarray(pulse)[h]):
+            continue
         members = np.flatnonzero(half == h)
         numbers.append(int(cycles.cycle[members[0]]))
         directions.append(int(cycles.half_cycle_direction[h]))
