@@ -22,6 +22,7 @@ from samples.models import (
     PrecursorLot,
     lot_use_problem,
     material_use_problem,
+    with_article,
 )
 
 positive = MinValueValidator(0)
@@ -371,14 +372,14 @@ def part_problems(kind: str, parts: list[CellPart]) -> list[str]:
         if wanted is None:
             continue
         if not part.electrode_id:
-            problems.append(f"The {part.role} part of this {label} is a cast electrode of a "
-                            f"{Material.Kind(wanted).label}.")
+            problems.append(f"The {part.role} part of this {label} is a cast electrode of "
+                            f"{with_article(str(Material.Kind(wanted).label))}.")
             continue
         material = part.electrode_material
         if material is not None and material.kind != wanted:
             problems.append(
                 f"{part.electrode.human_id} is a {material.name} electrode ({material.get_kind_display()}); "
-                f"the {part.role} electrode of this {label} is of a {Material.Kind(wanted).label}."
+                f"the {part.role} electrode of this {label} is of {with_article(str(Material.Kind(wanted).label))}."
             )
     return problems
 

@@ -80,14 +80,19 @@ USES = {
 }
 
 
+def with_article(phrase: str) -> str:
+    return f"{'an' if phrase[:1].lower() in 'aeiou' else 'a'} {phrase}"
+
+
 def material_use_problem(material: Material | None, use: str, *, what: str = "") -> str | None:
     """Why ``material`` cannot serve as ``use`` (a key of USES), or None. ``what`` names the
     record holding it (e.g. LOT-0012) for the message."""
     if material is None or material.kind in USES[use]:
         return None
-    allowed = " or ".join(str(K(kind).label) for kind in USES[use])
-    subject = f"{what} is {material.name}" if what else material.name
-    return f"{subject} ({material.get_kind_display()}); a {use} must be {allowed}."
+    allowed = " or ".join(with_article(str(K(kind).label)) for kind in USES[use])
+    kind = with_article(material.get_kind_display())
+    subject = f"{what} is {material.name}, {kind}" if what else f"{material.name} is {kind}"
+    return f"{subject}; {with_article(use)} must be {allowed}."
 
 
 class PrecursorLot(LabRecord):

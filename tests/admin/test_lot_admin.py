@@ -14,6 +14,7 @@ from samples.models import (
     SheetComponent,
     StockMovement,
 )
+from tests.admin.forms import page_form_data
 from tests.factories import lot as make_lot
 
 
@@ -46,31 +47,6 @@ def row_of(page: str, lot) -> str:
 
 def remaining(lot):
     return selectors.stock_of(lot)[1]
-
-
-def page_form_data(response) -> dict:
-    """What the change page's form and inlines would post back unchanged (extra rows left out)."""
-    data = {}
-
-    def add(form):
-        for name, field in form.fields.items():
-            if field.disabled:
-                continue
-            value = form[name].value()
-            if value is None or value is False:
-                continue
-            data[form.add_prefix(name)] = "on" if value is True else value
-
-    add(response.context["adminform"].form)
-    for inline in response.context["inline_admin_formsets"]:
-        formset = inline.formset
-        management = formset.management_form
-        for name in management.fields:
-            data[management.add_prefix(name)] = management[name].value()
-        data[management.add_prefix("TOTAL_FORMS")] = len(formset.initial_forms)
-        for form in formset.initial_forms:
-            add(form)
-    return data
 
 
 def lot_change(browser, lot):

@@ -6,48 +6,16 @@ import sys
 import time
 
 import pytest
-import redis
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 
 from analysis.models import CycleSummary, ProcessingStage
 from cells.models import Dataset
 from tests.paths import REPO_ROOT as ROOT
+from tests.environment import BROKER_URL
 from tests.paths import shared_bytes
 
-BROKER_URL = os.environ.get("ELN_TEST_BROKER_URL", "redis://127.0.0.1:6379/15")
-
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def broker():
-    client = redis.Redis.from_url(BROKER_URL)
-    try:
-        client.ping()
-    except redis.ConnectionError:
-        pytest.fail(f"Redis is not answering at {BROKER_URL}: start it (scripts/services-up does).")
-    client.flushdb()  # no task left over from an earlier run
-    yield client
-    client.flushdb()
-
-
-@pytest.fixture
-def celery_to_redis(broker):
-    """Send tasks to Redis from this process instead of running them in process."""
-    from eln.celery import app
-
-    def fresh_connections():
-        # The next send opens connections (and a producer pool) for the configured broker.
-        app._pool = None
-        app.amqp._producer_pool = None
-
-    saved = {key: app.conf[key] for key in ("task_always_eager", "broker_url")}
-    app.conf.update(task_always_eager=False, broker_url=BROKER_URL)
-    fresh_connections()
-    yield app
-    app.conf.update(saved)
-    fresh_connections()
 
 
 @pytest.fixture
