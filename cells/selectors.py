@@ -176,6 +176,21 @@ def record_lineage(record: LabRecord) -> Lineage:
                    downstream=_unique(downstream))
 
 
+def record_by_label(human_id: str) -> LabRecord | None:
+    """The lab record a label names (LOT-0007, CELL-0042), of whichever type, or None."""
+    prefix = human_id.partition("-")[0].upper()
+    for model in _record_models():
+        if model.HUMAN_ID_PREFIX == prefix:
+            return model.objects.select_related("project").filter(human_id__iexact=human_id).first()
+    return None
+
+
+def _record_models():
+    from django.apps import apps
+
+    return [model for model in apps.get_models() if issubclass(model, LabRecord) and model.HUMAN_ID_PREFIX]
+
+
 def _unique(edges: list[Edge]) -> list[Edge]:
     seen, out = set(), []
     for edge in edges:

@@ -1,10 +1,15 @@
 from django.http import FileResponse
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import fields, permissions
 from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from cells import filtersets, models, selectors
 from cells.api import serializers
 from eln.api.views import LabRecordViewSet, ProjectRowsViewSet, SharedLabDataViewSet
+from eln.permissions import visible_projects
 
 
 
@@ -53,3 +58,38 @@ class RawDataFileViewSet(ProjectRowsViewSet):
         """The file exactly as the cycler wrote it, streamed."""
         raw = self.get_object()
         return FileResponse(raw.file.open("rb"), as_attachment=True, filename=raw.original_name)
+
+
+def _node(record) -> dict:
+    return {"id": record.human_id, "type": record._meta.model_name, "label": str(record),
+            "project": record.project.name}
+
+
+class LineageView(APIView):
+    """Where a record came from (upstream to the lots) and what was made from it (downstream to
+    the cells, their runs and datasets), as edges between records by label."""
+
+    permission_classes = [permissions.IsAuthenticated]
+
+    @extend_schema(responses=inline_serializer("Lineage", {
+        "record": fields.DictField(), "records": fields.ListField(child=fields.DictField()),
+        "upstream": fields.ListField(child=fields.DictField()),
+        "downstream": fields.ListField(child=fields.DictField()),
+    }))
+    def get(self, request, human_id: str):
+        record = selectors.record_by_label(human_id)
+        visible = set(visible_projects(request.user).values_list("pk", flat=True))
+        if record is None or record.project_id not in visible:
+            raise NotFound(f"No record {human_id} in your projects.")
+        lineage = selectors.record_lineage(record)
+
+        def edges(found):
+            return [{"from": e.source.human_id, "to": e.target.human_id, "relation": e.relation} for e in found
+                    if e.source.project_id in visible and e.target.project_id in visible]
+
+        return Response({
+            "record": _node(lineage.record),
+            "records": [_node(r) for r in lineage.records if r.project_id in visible],
+            "upstream": edges(lineage.upstream),
+            "downstream": edges(lineage.downstream),
+        })
