@@ -8,7 +8,7 @@ from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
 from cells import models, selectors, services
-from eln.admin import ChildInline, HistoryAdmin, LabRecordAdmin, ReadOnlyRowsAdminMixin, ServiceWritesMixin, derived
+from eln.admin import ChildInline, HistoryAdmin, LabRecordAdmin, ReadOnlyAdminMixin, ServiceWritesMixin, derived
 
 
 # --- cyclers ------------------------------------------------------------------------------------
@@ -20,7 +20,7 @@ class ChannelInline(ChildInline):
     extra = 1
 
 
-class CyclerTokenInline(ChildInline):
+class CyclerTokenInline(ReadOnlyAdminMixin, ChildInline):
     """The cycler's tokens, for reference; they are made and revoked under Cycler tokens."""
 
     model = models.CyclerToken
@@ -28,15 +28,6 @@ class CyclerTokenInline(ChildInline):
     readonly_fields = fields
     show_change_link = True
     verbose_name_plural = "upload tokens of the cycler PC (made and revoked under Cycler tokens)"
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(models.Cycler)
@@ -152,7 +143,7 @@ class ProtocolAdmin(LabRecordAdmin):
 
 
 @admin.register(models.ProtocolStep)
-class ProtocolStepAdmin(ReadOnlyRowsAdminMixin, HistoryAdmin):
+class ProtocolStepAdmin(ReadOnlyAdminMixin, HistoryAdmin):
     project_path = "protocol__project"
     list_display = ("protocol", "order", "cycle_count", "charge_c_rate", "discharge_c_rate", "lower_cutoff_v",
                     "upper_cutoff_v")
@@ -202,7 +193,7 @@ class CellAdmin(LabRecordAdmin):
 
 
 @admin.register(models.CellPart)
-class CellPartAdmin(ReadOnlyRowsAdminMixin, HistoryAdmin):
+class CellPartAdmin(ReadOnlyAdminMixin, HistoryAdmin):
     project_path = "cell__project"
     list_display = ("cell", "role", "electrode", "alloy_batch", "lot", "mass_mg", "description")
     list_filter = ("role",)
@@ -213,18 +204,7 @@ class CellPartAdmin(ReadOnlyRowsAdminMixin, HistoryAdmin):
 # --- runs, raw files, datasets ---------------------------------------------------------------------
 
 
-class ReadOnlyMixin:
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-class RawDataFileInline(ReadOnlyMixin, ChildInline):
+class RawDataFileInline(ReadOnlyAdminMixin, ChildInline):
     model = models.RawDataFile
     fields = ("original_name", "size_bytes", "sha256", "uploaded_at", "uploaded_by", "supersedes")
     readonly_fields = fields
@@ -251,7 +231,7 @@ class CyclingRunAdmin(LabRecordAdmin):
 
 
 @admin.register(models.RawDataFile)
-class RawDataFileAdmin(ReadOnlyMixin, HistoryAdmin):
+class RawDataFileAdmin(ReadOnlyAdminMixin, HistoryAdmin):
     """Raw files are written by the upload API and never altered or deleted: view only."""
 
     project_path = "run__project"

@@ -28,15 +28,13 @@ CYCLER = register(RecordSpec(Cycler, children={"channels": ChildSet(Channel, "cy
 CHANNEL = register(RecordSpec(Channel))
 
 
-def cycler_register(*, user, channels=None, **fields) -> Cycler:
+def cycler_register(*, user, **fields) -> Cycler:
     """A cycler and its ``channels`` (by number)."""
-    children = {"channels": channels} if channels is not None else {}
-    return record_save(CYCLER, user=user, record=Cycler(), fields=fields, children=children)
+    return record_save(CYCLER, user=user, record=Cycler(), fields=fields)
 
 
-def cycler_update(*, user, cycler: Cycler, channels=None, **fields) -> Cycler:
-    children = {"channels": channels} if channels is not None else {}
-    return record_save(CYCLER, user=user, record=cycler, fields=fields, children=children)
+def cycler_update(*, user, cycler: Cycler, **fields) -> Cycler:
+    return record_save(CYCLER, user=user, record=cycler, fields=fields)
 
 
 def channel_add(*, user, **fields) -> Channel:
@@ -90,15 +88,13 @@ PROTOCOL = register(RecordSpec(
 ))
 
 
-def protocol_define(*, user, project, steps=None, **fields) -> Protocol:
+def protocol_define(*, user, project, **fields) -> Protocol:
     """A cycling programme as blocks of identical cycles (``steps``, by their order)."""
-    return record_save(PROTOCOL, user=user, record=Protocol(project=project), fields=fields,
-                       children={"steps": steps or []})
+    return record_save(PROTOCOL, user=user, record=Protocol(project=project), fields=fields)
 
 
-def protocol_update(*, user, protocol: Protocol, steps=None, **fields) -> Protocol:
-    children = {"steps": steps} if steps is not None else {}
-    return record_save(PROTOCOL, user=user, record=protocol, fields=fields, children=children)
+def protocol_update(*, user, protocol: Protocol, **fields) -> Protocol:
+    return record_save(PROTOCOL, user=user, record=protocol, fields=fields)
 
 
 # --- cells -------------------------------------------------------------------------------------
@@ -138,16 +134,14 @@ CELL = register(RecordSpec(
 ))
 
 
-def cell_build(*, user, project, parts=None, **fields) -> Cell:
-    """A cell pressed from its parts (by role: positive, negative, reference); the separator's
-    powder is taken from its electrolyte batch, alloy and metal parts from their stock."""
-    return record_save(CELL, user=user, record=Cell(project=project), fields=fields,
-                       children={"parts": parts or []})
+def cell_build(*, user, project, **fields) -> Cell:
+    """A cell pressed from its ``parts`` (by role: positive, negative, reference); the
+    separator's powder is taken from its electrolyte batch, alloy and metal parts from their stock."""
+    return record_save(CELL, user=user, record=Cell(project=project), fields=fields)
 
 
-def cell_update(*, user, cell: Cell, parts=None, **fields) -> Cell:
-    children = {"parts": parts} if parts is not None else {}
-    return record_save(CELL, user=user, record=cell, fields=fields, children=children)
+def cell_update(*, user, cell: Cell, **fields) -> Cell:
+    return record_save(CELL, user=user, record=cell, fields=fields)
 
 
 # --- cycling runs ------------------------------------------------------------------------------

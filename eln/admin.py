@@ -277,9 +277,9 @@ class ServiceWritesMixin(RefusalShownMixin):
             services.record_delete(user=request.user, record=obj)
 
 
-class ReadOnlyRowsAdminMixin:
-    """A child row on its own page: browse and history only; it is edited on its record's
-    page, where the record's service checks it with the other rows."""
+class ReadOnlyAdminMixin:
+    """Browse only: rows written elsewhere (processes, counters, computations), or child rows
+    edited on their record's page, where the record's service checks them with the others."""
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -422,26 +422,13 @@ class ProjectAdmin(ServiceWritesMixin, HistoryAdmin):
 
 
 @admin.register(ProjectMembership)
-class ProjectMembershipAdmin(ReadOnlyRowsAdminMixin, HistoryAdmin):
+class ProjectMembershipAdmin(ReadOnlyAdminMixin, HistoryAdmin):
     """Memberships are changed on their project's page."""
 
     list_display = ("project", "user", "role")
     list_filter = ("role", "project")
     search_fields = ("project__name", "user__username", "user__email")
     list_select_related = ("project", "user")
-
-
-class ReadOnlyAdminMixin:
-    """Browse only: the rows are written elsewhere (processes, counters, computations)."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(HumanIdCounter)

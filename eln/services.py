@@ -251,9 +251,15 @@ def _history_user(instance, user) -> None:
 
 def record_save(spec: RecordSpec, *, user, record, fields: dict | None = None,
                 children: dict[str, list[dict]] | None = None, reason: str = ""):
-    """Create or change ``record`` (an unsaved instance, or a stored one) with ``fields`` and the
-    child sets in ``children`` (each given whole; a set not given stays as it is)."""
+    """Create or change ``record`` (an unsaved instance, or a stored one) with ``fields`` and its
+    child sets (each given whole, in ``children`` or among ``fields`` by the set's name; a set
+    not given, or given as None, stays as it is)."""
     fields, children = dict(fields or {}), dict(children or {})
+    for name in spec.children:
+        if name in fields:
+            rows = fields.pop(name)
+            if rows is not None:
+                children[name] = rows
     unknown = set(children) - set(spec.children)
     if unknown:
         raise TypeError(f"{spec.model.__name__} has no child rows {sorted(unknown)}")

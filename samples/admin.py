@@ -29,7 +29,6 @@ from eln.admin import (
     HistoryAdmin,
     LabRecordAdmin,
     ReadOnlyAdminMixin,
-    ReadOnlyRowsAdminMixin,
     RefusalShownMixin,
     ServiceRowsFormSet,
     ServiceWritesMixin,
@@ -82,7 +81,7 @@ class LotUseInline(ChildInline):
     extra = 1
 
 
-class ReadOnlyRowAdmin(ReadOnlyRowsAdminMixin, HistoryAdmin):
+class ReadOnlyRowAdmin(ReadOnlyAdminMixin, HistoryAdmin):
     """A child row on its own page: browse and history only."""
 
     list_select_related = True

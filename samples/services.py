@@ -275,16 +275,14 @@ LOT = register(RecordSpec(
 ))
 
 
-def lot_receive(*, user, project, treatments=None, inputs=None, **fields) -> PrecursorLot:
-    """A lot received from a supplier, or made in house from other lots (``inputs``: the masses
-    taken from them)."""
-    children = {name: rows for name, rows in (("treatments", treatments), ("inputs", inputs)) if rows is not None}
-    return record_save(LOT, user=user, record=PrecursorLot(project=project), fields=fields, children=children)
+def lot_receive(*, user, project, **fields) -> PrecursorLot:
+    """A lot received from a supplier (with its ``treatments``), or made in house from other
+    lots (``inputs``: the masses taken from them)."""
+    return record_save(LOT, user=user, record=PrecursorLot(project=project), fields=fields)
 
 
-def lot_update(*, user, lot: PrecursorLot, treatments=None, inputs=None, reason: str = "", **fields) -> PrecursorLot:
-    children = {name: rows for name, rows in (("treatments", treatments), ("inputs", inputs)) if rows is not None}
-    return record_save(LOT, user=user, record=lot, fields=fields, children=children, reason=reason)
+def lot_update(*, user, lot: PrecursorLot, reason: str = "", **fields) -> PrecursorLot:
+    return record_save(LOT, user=user, record=lot, fields=fields, reason=reason)
 
 
 # --- electrolyte batches ------------------------------------------------------------------------
@@ -308,24 +306,16 @@ ELECTROLYTE_BATCH = register(RecordSpec(
     uses=_batch_uses,
     ledger=LEDGER,
 ))
-BATCH_CHILDREN = ("inputs", "steps", "conductivity_measurements")
-
-
-def _given(names, values: dict) -> dict:
-    return {name: values.pop(name) for name in names if values.get(name) is not None}
 
 
 def electrolyte_batch_record(*, user, project, **fields) -> ElectrolyteBatch:
     """A batch of solid electrolyte made from precursor lots (``inputs``), with its process
     ``steps`` and ``conductivity_measurements``."""
-    children = _given(BATCH_CHILDREN, fields)
-    return record_save(ELECTROLYTE_BATCH, user=user, record=ElectrolyteBatch(project=project), fields=fields,
-                       children=children)
+    return record_save(ELECTROLYTE_BATCH, user=user, record=ElectrolyteBatch(project=project), fields=fields)
 
 
 def electrolyte_batch_update(*, user, batch: ElectrolyteBatch, **fields) -> ElectrolyteBatch:
-    children = _given(BATCH_CHILDREN, fields)
-    return record_save(ELECTROLYTE_BATCH, user=user, record=batch, fields=fields, children=children)
+    return record_save(ELECTROLYTE_BATCH, user=user, record=batch, fields=fields)
 
 
 # --- infiltration solutions ---------------------------------------------------------------------
@@ -340,16 +330,13 @@ SOLUTION = register(RecordSpec(
 ))
 
 
-def infiltration_solution_prepare(*, user, project, inputs=None, **fields) -> InfiltrationSolution:
+def infiltration_solution_prepare(*, user, project, **fields) -> InfiltrationSolution:
     """Salts from lots (``inputs``) dissolved in a volume of solvent taken from its lot."""
-    children = {"inputs": inputs} if inputs is not None else {}
-    return record_save(SOLUTION, user=user, record=InfiltrationSolution(project=project), fields=fields,
-                       children=children)
+    return record_save(SOLUTION, user=user, record=InfiltrationSolution(project=project), fields=fields)
 
 
-def infiltration_solution_update(*, user, solution: InfiltrationSolution, inputs=None, **fields):
-    children = {"inputs": inputs} if inputs is not None else {}
-    return record_save(SOLUTION, user=user, record=solution, fields=fields, children=children)
+def infiltration_solution_update(*, user, solution: InfiltrationSolution, **fields) -> InfiltrationSolution:
+    return record_save(SOLUTION, user=user, record=solution, fields=fields)
 
 
 # --- electrode sheets and electrodes ------------------------------------------------------------
@@ -374,19 +361,16 @@ SHEET = register(RecordSpec(
                               + _solvent_use(sheet, "slurry_solvent_lot", "slurry_solvent_volume_ml")),
     ledger=LEDGER,
 ))
-SHEET_CHILDREN = ("components", "loading_discs")
 
 
 def electrode_sheet_cast(*, user, project, **fields) -> ElectrodeSheet:
     """A slurry cast on a foil: its ``components`` (mass fractions, and masses taken from the
     lots) and the ``loading_discs`` punched to weigh its loading."""
-    children = _given(SHEET_CHILDREN, fields)
-    return record_save(SHEET, user=user, record=ElectrodeSheet(project=project), fields=fields, children=children)
+    return record_save(SHEET, user=user, record=ElectrodeSheet(project=project), fields=fields)
 
 
 def electrode_sheet_update(*, user, sheet: ElectrodeSheet, **fields) -> ElectrodeSheet:
-    children = _given(SHEET_CHILDREN, fields)
-    return record_save(SHEET, user=user, record=sheet, fields=fields, children=children)
+    return record_save(SHEET, user=user, record=sheet, fields=fields)
 
 
 ELECTRODE = register(RecordSpec(Electrode))
@@ -420,20 +404,16 @@ INFILTRATION_RUN = register(RecordSpec(
     uses=_run_uses,
     ledger=LEDGER,
 ))
-RUN_CHILDREN = ("drying_steps", "electrodes")
 
 
 def infiltration_run_record(*, user, project, **fields) -> InfiltrationRun:
     """Electrodes dipped in a solution (the volume used taken from its stock), dried and pressed:
     per electrode the masses before and after, and after pressing the thickness and mass."""
-    children = _given(RUN_CHILDREN, fields)
-    return record_save(INFILTRATION_RUN, user=user, record=InfiltrationRun(project=project), fields=fields,
-                       children=children)
+    return record_save(INFILTRATION_RUN, user=user, record=InfiltrationRun(project=project), fields=fields)
 
 
 def infiltration_run_update(*, user, run: InfiltrationRun, **fields) -> InfiltrationRun:
-    children = _given(RUN_CHILDREN, fields)
-    return record_save(INFILTRATION_RUN, user=user, record=run, fields=fields, children=children)
+    return record_save(INFILTRATION_RUN, user=user, record=run, fields=fields)
 
 
 # --- alloy batches -----------------------------------------------------------------------------
@@ -454,12 +434,10 @@ ALLOY_BATCH = register(RecordSpec(
 ))
 
 
-def alloy_batch_prepare(*, user, project, inputs=None, **fields) -> AlloyBatch:
-    """Metals from lots ground into an alloy, e.g. Na-Sn 3:1 for the counter electrodes."""
-    children = {"inputs": inputs} if inputs is not None else {}
-    return record_save(ALLOY_BATCH, user=user, record=AlloyBatch(project=project), fields=fields, children=children)
+def alloy_batch_prepare(*, user, project, **fields) -> AlloyBatch:
+    """Metals from lots (``inputs``) ground into an alloy, e.g. Na-Sn 3:1 for the counter electrodes."""
+    return record_save(ALLOY_BATCH, user=user, record=AlloyBatch(project=project), fields=fields)
 
 
-def alloy_batch_update(*, user, batch: AlloyBatch, inputs=None, **fields) -> AlloyBatch:
-    children = {"inputs": inputs} if inputs is not None else {}
-    return record_save(ALLOY_BATCH, user=user, record=batch, fields=fields, children=children)
+def alloy_batch_update(*, user, batch: AlloyBatch, **fields) -> AlloyBatch:
+    return record_save(ALLOY_BATCH, user=user, record=batch, fields=fields)
