@@ -502,14 +502,6 @@ class CyclerToken(models.Model):
         self.key_prefix, self.key_hash = key[: self.KEY_PREFIX_LENGTH], self.hash_key(key)
         return key
 
-    @classmethod
-    def issue(cls, cycler: Cycler, *, label: str = "", user=None) -> tuple["CyclerToken", str]:
-        """Make and save a token; returns it with its key."""
-        token = cls(cycler=cycler, label=label, created_by=user)
-        key = token.set_new_key()
-        token.save()
-        return token, key
-
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None

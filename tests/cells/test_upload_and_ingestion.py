@@ -5,6 +5,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from analysis.models import ProcessingStage
+from cells.services import cycler_token_issue
 from cells.models import CyclerToken, Dataset, RawDataFile
 from tests.paths import shared_bytes
 
@@ -148,7 +149,7 @@ def test_a_file_over_the_limit_gets_413_naming_the_limit(demo_lab, upload, setti
 def test_cycler_token_uploads_only_to_its_cyclers_channels(demo_lab, upload, api):
     runs = demo_lab["runs"]
     vmp3_run, neware_run = runs["nco95_70mpa"], runs["sn_half"]
-    token, key = CyclerToken.issue(vmp3_run.channel.cycler, label="VMP3 PC")
+    token, key = cycler_token_issue(user=None, cycler=vmp3_run.channel.cycler, label="VMP3 PC")
     assert CyclerToken.objects.get().key_hash != key and key not in str(CyclerToken.objects.values())
     cycler_client = api(None)
     cycler_client.credentials(HTTP_AUTHORIZATION=f"Cycler {key}")

@@ -12,11 +12,11 @@ import urllib.parse
 
 import pytest
 
+from cells.services import cycler_token_issue
 from cells.models import (
     Cell,
     Channel,
     Cycler,
-    CyclerToken,
     CyclingRun,
     Dataset,
     RawDataFile,
@@ -35,7 +35,7 @@ def lab(project, settings, tmp_path, live_server, caplog):
     cell = Cell.objects.create(project=project, kind=Cell.Kind.FULL)
     channel = Channel.objects.create(cycler=cycler, number="3")
     run = CyclingRun.objects.create(project=project, cell=cell, channel=channel)
-    _, key = CyclerToken.issue(cycler, label="cycler PC")
+    _, key = cycler_token_issue(user=None, cycler=cycler, label="cycler PC")
     token_file = tmp_path / "token.txt"
     token_file.write_text(key + "\n")
     folder = tmp_path / "cycler"
