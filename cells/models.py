@@ -13,7 +13,7 @@ from simple_history.models import HistoricalRecords
 from analysis.core import process
 from analysis.core.readers import ReaderError
 from analysis.core.readers.mapped_csv import mapped_csv_reader
-from eln.models import LabRecord, RulesInClean
+from eln.models import LabRecord, RulesInClean, physical
 from samples.models import (
     AlloyBatch,
     Electrode,
@@ -25,7 +25,6 @@ from samples.models import (
     with_article,
 )
 
-positive = MinValueValidator(0)
 
 
 def cutoff_problem(lower_v: float | None, upper_v: float | None) -> str | None:
@@ -116,11 +115,11 @@ class ProtocolStep(RulesInClean, models.Model):
     protocol = models.ForeignKey(Protocol, on_delete=models.CASCADE, related_name="steps")
     order = models.PositiveSmallIntegerField(default=1)
     cycle_count = models.PositiveIntegerField(default=1, validators=[MinValueValidator(1)])
-    charge_c_rate = models.FloatField("charge C-rate", validators=[MinValueValidator(1e-6)])
-    discharge_c_rate = models.FloatField("discharge C-rate", validators=[MinValueValidator(1e-6)])
-    lower_cutoff_v = models.FloatField("lower cut-off (V)", null=True, blank=True)
-    upper_cutoff_v = models.FloatField("upper cut-off (V)", null=True, blank=True)
-    rest_min = models.FloatField("rest between half cycles (min)", default=0, validators=[positive])
+    charge_c_rate = models.FloatField("charge C-rate", validators=physical("c_rate"))
+    discharge_c_rate = models.FloatField("discharge C-rate", validators=physical("c_rate"))
+    lower_cutoff_v = models.FloatField("lower cut-off (V)", null=True, blank=True, validators=physical("voltage"))
+    upper_cutoff_v = models.FloatField("upper cut-off (V)", null=True, blank=True, validators=physical("voltage"))
+    rest_min = models.FloatField("rest between half cycles (min)", default=0, validators=physical("minutes"))
     history = HistoricalRecords()
 
     class Meta:
@@ -165,22 +164,25 @@ class Cell(RulesInClean, LabRecord):
         ElectrolyteBatch, null=True, blank=True, on_delete=models.PROTECT, related_name="separator_cells",
         help_text="solid electrolyte powder cold-pressed into the separator layer",
     )
-    separator_mass_mg = models.FloatField("separator mass (mg)", null=True, blank=True, validators=[positive])
-    separator_pressure_mpa = models.FloatField("separator pressing (MPa)", null=True, blank=True, default=70)
+    separator_mass_mg = models.FloatField("separator mass (mg)", null=True, blank=True, validators=physical("mass"))
+    separator_pressure_mpa = models.FloatField("separator pressing (MPa)", null=True, blank=True, default=70,
+        validators=physical("pressure_mpa"))
     liquid_electrolyte = models.CharField(max_length=100, blank=True, help_text="e.g. 1 M NaClO4 in PC")
-    assembly_pressure_mpa = models.FloatField("assembly pressure (MPa)", null=True, blank=True, default=350)
-    stack_pressure_mpa = models.FloatField("stack pressure while cycling (MPa)", null=True, blank=True, default=70)
+    assembly_pressure_mpa = models.FloatField("assembly pressure (MPa)", null=True, blank=True, default=350,
+        validators=physical("pressure_mpa"))
+    stack_pressure_mpa = models.FloatField("stack pressure while cycling (MPa)", null=True, blank=True, default=70,
+        validators=physical("pressure_mpa"))
     hardware = models.CharField(max_length=20, choices=Hardware.choices, default=Hardware.PEEK_MOLD)
-    temperature_c = models.FloatField("cycling temperature (°C)", default=30)
-    lower_cutoff_v = models.FloatField("lower cut-off (V)", null=True, blank=True)
-    upper_cutoff_v = models.FloatField("upper cut-off (V)", null=True, blank=True)
+    temperature_c = models.FloatField("cycling temperature (°C)", default=30, validators=physical("temperature"))
+    lower_cutoff_v = models.FloatField("lower cut-off (V)", null=True, blank=True, validators=physical("voltage"))
+    upper_cutoff_v = models.FloatField("upper cut-off (V)", null=True, blank=True, validators=physical("voltage"))
     np_basis = models.CharField("N/P basis", max_length=10, choices=NpBasis.choices, default=NpBasis.REFERENCE)
     negative_capacity_for_np_mah_g = models.FloatField(
-        "negative specific capacity for N/P (mAh/g)", null=True, blank=True, validators=[positive],
+        "negative specific capacity for N/P (mAh/g)", null=True, blank=True, validators=physical("specific_capacity"),
         help_text="the measured reversible capacity when the basis is 'measured'",
     )
     positive_capacity_for_np_mah_g = models.FloatField(
-        "positive specific capacity for N/P (mAh/g)", null=True, blank=True, validators=[positive],
+        "positive specific capacity for N/P (mAh/g)", null=True, blank=True, validators=physical("specific_capacity"),
     )
     excluded_from_comparisons = models.BooleanField(
         null=True, blank=True,
@@ -292,7 +294,7 @@ class CellPart(RulesInClean, models.Model):
         PrecursorLot, null=True, blank=True, on_delete=models.PROTECT, related_name="cell_parts",
         help_text="the lot a metal part (e.g. Na foil) was cut from",
     )
-    mass_mg = models.FloatField("mass (mg)", null=True, blank=True, validators=[positive],
+    mass_mg = models.FloatField("mass (mg)", null=True, blank=True, validators=physical("mass"),
                                 help_text="for an alloy or metal part; taken from the alloy batch's or the lot's stock")
     description = models.CharField(max_length=100, blank=True, help_text="e.g. Na metal foil")
     history = HistoricalRecords()

@@ -1,7 +1,61 @@
 """The shared core: projects and who may do what in them, and the base of every lab record."""
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.utils.deconstruct import deconstructible
 from django.db import models, transaction
 from simple_history.models import HistoricalRecords
+
+
+# What a measured number of the lab can be, by what it measures: (lowest, highest, unit).
+# Beyond these a number is a typing slip or an attack (1e308 mm), refused with the field named.
+PHYSICAL_RANGES = {
+    "mass": (0.0, 1e9, "mg"),  # up to a tonne
+    "volume": (1e-9, 1e6, "mL"),
+    "length_mm": (1e-6, 1e3, "mm"),
+    "length_um": (1e-6, 1e5, "µm"),
+    "area": (1e-9, 1e4, "cm²"),
+    "areal_mass": (0.0, 1e3, "mg/cm²"),
+    "density": (1e-9, 30.0, "g/cm³"),
+    "molar_mass": (1e-9, 1e7, "g/mol"),
+    "specific_capacity": (0.0, 1e4, "mAh/g"),
+    "electrons": (0.0, 100.0, "per formula unit"),
+    "resistance": (1e-12, 1e15, "Ω"),
+    "pressure_mbar": (0.0, 1e7, "mbar"),
+    "pressure_mpa": (0.0, 1e5, "MPa"),
+    "minutes": (0.0, 1e7, "min"),
+    "hours": (0.0, 1e6, "h"),
+    "temperature": (-273.15, 5000.0, "°C"),
+    "voltage": (-20.0, 20.0, "V"),
+    "c_rate": (1e-6, 1e4, "C"),
+    "angle": (0.0, 180.0, "°"),
+    "percent": (0.0, 100.0, "%"),
+}
+
+
+@deconstructible
+class PhysicalRange:
+    """A number within the range a measurement of ``kind`` can have (PHYSICAL_RANGES); the
+    message names the bound and its unit, the same wherever the number is entered."""
+
+    def __init__(self, kind: str):
+        self.kind = kind
+
+    def __call__(self, value):
+        low, high, unit = PHYSICAL_RANGES[self.kind]
+        if value is None:
+            return
+        if not low <= value:  # also refuses NaN
+            raise ValidationError(f"Ensure this value is at least {low:g} {unit}.", code="min_value")
+        if not value <= high:
+            raise ValidationError(f"Ensure this value is at most {high:g} {unit}.", code="max_value")
+
+    def __eq__(self, other):
+        return isinstance(other, PhysicalRange) and other.kind == self.kind
+
+
+def physical(kind: str) -> list:
+    """Validators keeping a field within the range a measurement of ``kind`` can have."""
+    return [PhysicalRange(kind)]
 
 
 class RulesInClean:

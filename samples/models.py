@@ -5,16 +5,13 @@ from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
 from analysis.core import process
-from eln.models import LabRecord, RulesInClean
+from eln.models import LabRecord, RulesInClean, physical
 
-positive = MinValueValidator(0)
-percent = [MinValueValidator(0), MaxValueValidator(100)]
 
 
 class Material(models.Model):
@@ -36,14 +33,14 @@ class Material(models.Model):
     name = models.CharField(max_length=100, unique=True)
     formula = models.CharField(max_length=100, blank=True)
     kind = models.CharField(max_length=20, choices=Kind.choices)
-    density_g_cm3 = models.FloatField("density (g/cm³)", null=True, blank=True, validators=[positive])
-    molar_mass_g_mol = models.FloatField("molar mass (g/mol)", null=True, blank=True, validators=[positive])
+    density_g_cm3 = models.FloatField("density (g/cm³)", null=True, blank=True, validators=physical("density"))
+    molar_mass_g_mol = models.FloatField("molar mass (g/mol)", null=True, blank=True, validators=physical("molar_mass"))
     electrons_per_formula_unit = models.FloatField(
-        null=True, blank=True, validators=[positive],
+        null=True, blank=True, validators=physical("electrons"),
         help_text="Na exchanged per formula unit in the reaction that defines the theoretical capacity",
     )
     reference_specific_capacity_mah_g = models.FloatField(
-        "reference specific capacity (mAh/g)", null=True, blank=True, validators=[positive],
+        "reference specific capacity (mAh/g)", null=True, blank=True, validators=physical("specific_capacity"),
         help_text="the practical capacity that defines 1C for cells of this active material",
     )
     hazards = models.CharField(max_length=200, blank=True)
@@ -118,10 +115,10 @@ class PrecursorLot(LabRecord):
     supplier = models.CharField(max_length=100)
     lot_number = models.CharField(max_length=100, blank=True)
     received_on = models.DateField(null=True, blank=True)
-    purity_percent = models.FloatField("purity (%)", null=True, blank=True, validators=percent)
-    quantity_received_mg = models.FloatField("quantity received (mg)", validators=[positive])
+    purity_percent = models.FloatField("purity (%)", null=True, blank=True, validators=physical("percent"))
+    quantity_received_mg = models.FloatField("quantity received (mg)", validators=physical("mass"))
     low_stock_threshold_mg = models.FloatField(
-        "low-stock mark (mg)", default=0, validators=[positive],
+        "low-stock mark (mg)", default=0, validators=physical("mass"),
         help_text="the lot is marked low when what is left falls below this",
     )
     storage_place = models.CharField(max_length=30, choices=Storage.choices, default=Storage.GLOVEBOX)
@@ -146,10 +143,10 @@ class LotTreatment(models.Model):
     lot = models.ForeignKey(PrecursorLot, on_delete=models.CASCADE, related_name="treatments")
     performed_on = models.DateField(null=True, blank=True)
     description = models.CharField(max_length=200, default="drying")
-    temperature_c = models.FloatField("temperature (°C)", null=True, blank=True)
-    duration_h = models.FloatField("duration (h)", null=True, blank=True, validators=[positive])
+    temperature_c = models.FloatField("temperature (°C)", null=True, blank=True, validators=physical("temperature"))
+    duration_h = models.FloatField("duration (h)", null=True, blank=True, validators=physical("hours"))
     atmosphere = models.CharField(max_length=50, blank=True)
-    pressure_mbar = models.FloatField("pressure (mbar)", null=True, blank=True, validators=[positive])
+    pressure_mbar = models.FloatField("pressure (mbar)", null=True, blank=True, validators=physical("pressure_mbar"))
     history = HistoricalRecords()
 
     class Meta:
@@ -245,10 +242,10 @@ class ProcessStep(models.Model):
 
     order = models.PositiveSmallIntegerField(default=1)
     description = models.CharField(max_length=200)
-    temperature_c = models.FloatField("temperature (°C)", null=True, blank=True)
-    duration_h = models.FloatField("duration (h)", null=True, blank=True, validators=[positive])
+    temperature_c = models.FloatField("temperature (°C)", null=True, blank=True, validators=physical("temperature"))
+    duration_h = models.FloatField("duration (h)", null=True, blank=True, validators=physical("hours"))
     atmosphere = models.CharField(max_length=50, blank=True, help_text="argon, vacuum, air, ...")
-    pressure_mbar = models.FloatField("pressure (mbar)", null=True, blank=True, validators=[positive])
+    pressure_mbar = models.FloatField("pressure (mbar)", null=True, blank=True, validators=physical("pressure_mbar"))
 
     class Meta:
         abstract = True
@@ -270,7 +267,7 @@ class LotUse(models.Model):
     USE = ""
 
     lot = models.ForeignKey(PrecursorLot, on_delete=models.PROTECT, related_name="+")
-    mass_mg = models.FloatField("mass (mg)", validators=[positive])
+    mass_mg = models.FloatField("mass (mg)", validators=physical("mass"))
 
     class Meta:
         abstract = True
@@ -340,17 +337,18 @@ class ElectrolyteBatch(LabRecord):
     solvent_lot = models.ForeignKey(
         PrecursorLot, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
-    solvent_volume_ml = models.FloatField("solvent volume (mL)", null=True, blank=True, validators=[positive])
+    solvent_volume_ml = models.FloatField("solvent volume (mL)", null=True, blank=True, validators=physical("volume"))
     prepared_on = models.DateField(null=True, blank=True)
-    yield_mg = models.FloatField("yield (mg)", null=True, blank=True, validators=[positive])
+    yield_mg = models.FloatField("yield (mg)", null=True, blank=True, validators=physical("mass"))
     xrd_phase = models.CharField("XRD phase", max_length=20, choices=XrdPhase.choices, blank=True)
-    xrd_main_reflection_two_theta_deg = models.FloatField("XRD main reflection 2θ (°)", null=True, blank=True)
+    xrd_main_reflection_two_theta_deg = models.FloatField("XRD main reflection 2θ (°)", null=True, blank=True,
+        validators=physical("angle"))
     ir_b_h_bands_present = models.BooleanField(
         "IR: B-H stretch (2400–2500 cm⁻¹) and bends (600–1200 cm⁻¹) present", null=True, blank=True
     )
     ir_solvent_bands_present = models.BooleanField("IR: solvent bands present", null=True, blank=True)
     pellet_mass_mg = models.FloatField(
-        "conductivity pellet mass (mg)", null=True, blank=True, validators=[positive],
+        "conductivity pellet mass (mg)", null=True, blank=True, validators=physical("mass"),
         help_text="powder pressed into the impedance pellet; taken from this batch's stock",
     )
     history = HistoricalRecords()
@@ -410,10 +408,10 @@ class ConductivityMeasurement(models.Model):
 
     batch = models.ForeignKey(ElectrolyteBatch, on_delete=models.CASCADE, related_name="conductivity_measurements")
     measured_on = models.DateField(null=True, blank=True)
-    temperature_c = models.FloatField("temperature (°C)")
-    pellet_thickness_mm = models.FloatField("pellet thickness (mm)", validators=[positive])
-    pellet_area_cm2 = models.FloatField("pellet area (cm²)", validators=[positive])
-    resistance_ohm = models.FloatField("bulk resistance (Ω)", validators=[positive])
+    temperature_c = models.FloatField("temperature (°C)", validators=physical("temperature"))
+    pellet_thickness_mm = models.FloatField("pellet thickness (mm)", validators=physical("length_mm"))
+    pellet_area_cm2 = models.FloatField("pellet area (cm²)", validators=physical("area"))
+    resistance_ohm = models.FloatField("bulk resistance (Ω)", validators=physical("resistance"))
     history = HistoricalRecords()
 
     class Meta:
@@ -438,7 +436,7 @@ class InfiltrationSolution(LabRecord):
     )
     solvent_lot = models.ForeignKey(PrecursorLot, on_delete=models.PROTECT, related_name="+")
     solvent_volume_ml = models.FloatField(
-        "solvent volume (mL)", validators=[MinValueValidator(1e-9)],
+        "solvent volume (mL)", validators=physical("volume"),
         help_text="taken from the solvent lot (volume × density); also the solution's own stock",
     )
     prepared_on = models.DateField(null=True, blank=True)
@@ -487,20 +485,21 @@ class ElectrodeSheet(LabRecord):
         PrecursorLot, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     slurry_solvent_volume_ml = models.FloatField(
-        "slurry solvent volume (mL)", null=True, blank=True, validators=[positive],
+        "slurry solvent volume (mL)", null=True, blank=True, validators=physical("volume"),
         help_text="taken from the solvent lot (volume × density)",
     )
     current_collector = models.CharField(max_length=50, default="Al foil")
     current_collector_areal_mass_mg_cm2 = models.FloatField(
-        "current collector areal mass (mg/cm²)", default=0, validators=[positive],
+        "current collector areal mass (mg/cm²)", default=0, validators=physical("areal_mass"),
         help_text="subtracted from the mass of loading discs to give the coating mass",
     )
     cast_on = models.DateField(null=True, blank=True)
-    drying_temperature_c = models.FloatField("drying temperature (°C)", null=True, blank=True)
-    drying_duration_h = models.FloatField("drying duration (h)", null=True, blank=True, validators=[positive])
+    drying_temperature_c = models.FloatField("drying temperature (°C)", null=True, blank=True,
+        validators=physical("temperature"))
+    drying_duration_h = models.FloatField("drying duration (h)", null=True, blank=True, validators=physical("hours"))
     drying_atmosphere = models.CharField(max_length=50, blank=True, default="vacuum")
     coating_thickness_um = models.FloatField(
-        "coating thickness (µm)", null=True, blank=True, validators=[positive],
+        "coating thickness (µm)", null=True, blank=True, validators=physical("length_um"),
         help_text="dry coating without the foil",
     )
     history = HistoricalRecords()
@@ -591,9 +590,9 @@ class SheetComponent(models.Model):
     sheet = models.ForeignKey(ElectrodeSheet, on_delete=models.CASCADE, related_name="components")
     lot = models.ForeignKey(PrecursorLot, on_delete=models.PROTECT, related_name="+")
     role = models.CharField(max_length=20, choices=Role.choices)
-    mass_fraction_percent = models.FloatField("mass fraction (%)", validators=percent)
+    mass_fraction_percent = models.FloatField("mass fraction (%)", validators=physical("percent"))
     mass_mg = models.FloatField(
-        "mass taken (mg)", null=True, blank=True, validators=[positive],
+        "mass taken (mg)", null=True, blank=True, validators=physical("mass"),
         help_text="mass weighed into the slurry; recorded in the lot's ledger",
     )
     history = HistoricalRecords()
@@ -637,8 +636,8 @@ class LoadingDisc(models.Model):
     """A disc punched to weigh the sheet's areal loading (the lab takes four 12 mm discs)."""
 
     sheet = models.ForeignKey(ElectrodeSheet, on_delete=models.CASCADE, related_name="loading_discs")
-    diameter_mm = models.FloatField("diameter (mm)", default=12.0, validators=[MinValueValidator(1e-6)])
-    mass_mg = models.FloatField("mass with foil (mg)", validators=[positive])
+    diameter_mm = models.FloatField("diameter (mm)", default=12.0, validators=physical("length_mm"))
+    mass_mg = models.FloatField("mass with foil (mg)", validators=physical("mass"))
     history = HistoricalRecords()
 
     class Meta:
@@ -662,9 +661,9 @@ class Electrode(LabRecord):
     HUMAN_ID_PREFIX = "EL"
 
     sheet = models.ForeignKey(ElectrodeSheet, on_delete=models.PROTECT, related_name="electrodes")
-    diameter_mm = models.FloatField("diameter (mm)", default=12.0, validators=[MinValueValidator(1e-6)])
+    diameter_mm = models.FloatField("diameter (mm)", default=12.0, validators=physical("length_mm"))
     mass_mg = models.FloatField(
-        "mass with foil (mg)", null=True, blank=True, validators=[positive],
+        "mass with foil (mg)", null=True, blank=True, validators=physical("mass"),
         help_text="weighed before infiltration; when empty the sheet's mean loading is used",
     )
     punched_on = models.DateField(null=True, blank=True)
@@ -708,9 +707,9 @@ class InfiltrationRun(LabRecord):
 
     solution = models.ForeignKey(InfiltrationSolution, on_delete=models.PROTECT, related_name="runs")
     performed_on = models.DateField(null=True, blank=True)
-    dip_time_min = models.FloatField("dip time (min)", default=10, validators=[positive])
+    dip_time_min = models.FloatField("dip time (min)", default=10, validators=physical("minutes"))
     solution_volume_ml = models.FloatField(
-        "solution used (mL)", null=True, blank=True, validators=[positive],
+        "solution used (mL)", null=True, blank=True, validators=physical("volume"),
         help_text="volume of the solution the electrodes were dipped in; taken from the solution's stock",
     )
     history = HistoricalRecords()
@@ -734,13 +733,14 @@ class InfiltratedElectrode(RulesInClean, models.Model):
 
     run = models.ForeignKey(InfiltrationRun, on_delete=models.CASCADE, related_name="electrodes")
     electrode = models.ForeignKey(Electrode, on_delete=models.PROTECT, related_name="infiltrations")
-    mass_before_mg = models.FloatField("mass before (mg)", validators=[positive])
-    mass_after_mg = models.FloatField("mass after (mg)", validators=[positive])
-    pressing_pressure_mpa = models.FloatField("pressing pressure (MPa)", null=True, blank=True, default=350)
+    mass_before_mg = models.FloatField("mass before (mg)", validators=physical("mass"))
+    mass_after_mg = models.FloatField("mass after (mg)", validators=physical("mass"))
+    pressing_pressure_mpa = models.FloatField("pressing pressure (MPa)", null=True, blank=True, default=350,
+        validators=physical("pressure_mpa"))
     pressed_thickness_um = models.FloatField(
-        "pressed coating thickness (µm)", null=True, blank=True, validators=[positive]
+        "pressed coating thickness (µm)", null=True, blank=True, validators=physical("length_um")
     )
-    pressed_mass_mg = models.FloatField("pressed mass (mg)", null=True, blank=True, validators=[positive])
+    pressed_mass_mg = models.FloatField("pressed mass (mg)", null=True, blank=True, validators=physical("mass"))
     history = HistoricalRecords()
 
     class Meta:
@@ -811,7 +811,7 @@ class AlloyBatch(LabRecord):
     name = models.CharField(max_length=200, blank=True, default="Na-Sn 3:1")
     prepared_on = models.DateField(null=True, blank=True)
     yield_mg = models.FloatField(
-        "yield (mg)", null=True, blank=True, validators=[positive],
+        "yield (mg)", null=True, blank=True, validators=physical("mass"),
         help_text="the alloy's own stock; when left empty, the sum of the metals ground into it",
     )
     history = HistoricalRecords()

@@ -171,7 +171,7 @@ def test_import_with_errors_names_line_and_column_and_saves_nothing(lots, projec
     assert "line 5, column supplier: missing required value" in messages
     assert "line 5, column received_on: '2024-02-30' is not a valid date" in messages
     assert any(m.startswith("line 5, column purity_percent: ") and "100" in m for m in messages)
-    assert any(m.startswith("line 5, column quantity_received_mg: ") and "greater than or equal to 0" in m
+    assert any(m.startswith("line 5, column quantity_received_mg: ") and "at least 0 mg" in m
                for m in messages)
     assert (f"line 6, column quantity_received_mg: The ledger has already taken 533.6 mg from {b12.human_id}; "
             "its quantity received cannot be less.") in messages

@@ -101,7 +101,7 @@ def test_validation_errors_name_the_field_and_the_rule(api, people, project):
     assert response.status_code == 400
     errors = response.json()
     assert errors["material"] == ["Object with name=Unobtainium does not exist."]
-    assert errors["quantity_received_mg"] == ["Ensure this value is greater than or equal to 0."]
+    assert errors["quantity_received_mg"] == ["Ensure this value is at least 0 mg."]
 
 
 def electrolyte_batch_payload(project, lot_a, lot_b, mass_a=533.6, mass_b=466.4):
