@@ -27,6 +27,7 @@ from typing import Any, Callable
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models, transaction
+from django.db.models import ProtectedError, RestrictedError
 
 from eln.models import LabRecord, Project, ProjectMembership
 from eln.signals import records_changed
@@ -244,6 +245,18 @@ def foreign_project_problems(record, rows_by_set: dict[str, list]) -> Problems:
     return problems
 
 
+def _remove_row(name: str, row) -> None:
+    """Delete a child row left out of its set; one that other records depend on stays, and
+    the refusal names them."""
+    try:
+        with transaction.atomic():
+            row.delete()
+    except (ProtectedError, RestrictedError) as error:
+        dependents = sorted({str(obj) for obj in getattr(error, "protected_objects", None)
+                             or getattr(error, "restricted_objects", ())})[:10]
+        raise ValidationError({name: [f"{row} cannot be removed: it is used by {', '.join(dependents)}."]}) from None
+
+
 def _history_user(instance, user) -> None:
     if user is not None and getattr(user, "is_authenticated", False):
         instance._history_user = user
@@ -307,7 +320,8 @@ def record_save(spec: RecordSpec, *, user, record, fields: dict | None = None,
         problems.raise_if_any()
 
         changed = changed_fields(record, before) - {"project"} if not creating else {"record"}
-        if creating or changed:
+        child_changes = {name: plan.fields for name, plan in plans.items() if plan.fields}
+        if creating or changed or child_changes:  # a change of its rows is a change of the record
             _history_user(record, user)
             if reason:
                 record._change_reason = reason
@@ -315,14 +329,13 @@ def record_save(spec: RecordSpec, *, user, record, fields: dict | None = None,
         for name, plan in plans.items():
             for row in plan.removing:
                 _history_user(row, user)
-                row.delete()
+                _remove_row(name, row)
             for row in plan.saving:
                 setattr(row, spec.children[name].parent_field, record)
                 _history_user(row, user)
                 row.save()
         if spec.ledger is not None:
             spec.ledger.write(record, uses, lines, user=user)
-        child_changes = {name: plan.fields for name, plan in plans.items() if plan.fields}
         if creating or changed or child_changes:
             records_changed.send(sender=type(record), record=record, created=creating, deleted=False,
                                  fields=frozenset(changed), children={k: frozenset(v) for k, v in child_changes.items()})

@@ -368,3 +368,23 @@ def test_separators_take_from_their_electrolyte_batch(api, people, project, elec
     api_refuses(response, "separator_mass_mg",
                 f"{batch.human_id} (Na4(B12H12)(B10H10)) has 40 mg left; this new cell asks for 60 mg.")
 
+
+
+# --- a row others depend on stays -----------------------------------------------------------------
+
+
+def test_a_channel_with_runs_cannot_be_left_out_of_its_cycler(api, people, project, manager):
+    from tests.factories import CyclingRunFactory
+
+    run = CyclingRunFactory(project=project)
+    cycler = run.channel.cycler
+    lab_manager = people["lab_manager"]
+    response = api(lab_manager).patch(f"/api/v1/cyclers/{cycler.pk}/", {"name": "renamed"}, format="json")
+    assert response.status_code == 200
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError) as refused:
+        cell_services.cycler_update(user=manager, cycler=cycler, channels=[])
+    assert refused.value.message_dict == {"channels": [
+        f"{run.channel} cannot be removed: it is used by {run}."]}
+    assert cycler.channels.count() == 1
