@@ -76,6 +76,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "eln.context_processors.site",
             ],
         },
     },
@@ -114,6 +115,14 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = True
+# The web pages' libraries come from npm (package.json, installed by the setup command into
+# node_modules) and are served as the project's own static files under static/vendor/.
+NODE_MODULES_DIR = Path(os.environ.get("ELN_NODE_MODULES", BASE_DIR / "node_modules"))
+STATICFILES_DIRS = [
+    ("vendor/htmx", NODE_MODULES_DIR / "htmx.org" / "dist"),
+    ("vendor/uplot", NODE_MODULES_DIR / "uplot" / "dist"),
+    ("vendor/cytoscape", NODE_MODULES_DIR / "cytoscape" / "dist"),
+]
 
 # Largest raw cycler file accepted by the upload API, in bytes.
 ELN_UPLOAD_MAX_BYTES = int(os.environ.get("ELN_UPLOAD_MAX_BYTES", str(2 * 1024**3)))
@@ -156,7 +165,24 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 
-LOGIN_URL = "admin:login"
+# Every project member logs in on the site's own page; the admin stays for staff.
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "dashboard"
+LOGOUT_REDIRECT_URL = "login"
+
+# The web pages: the page of a record by its label's prefix (labels link to it wherever they
+# are shown), and the dashboard's panels in order (functions of user and project).
+ELN_RECORD_PAGES = {
+    "LOT": "samples:lot-detail",
+    "CELL": "cells:cell-detail",
+}
+ELN_DASHBOARD_PANELS = [
+    "cells.views.running_tests_panel",
+    "cells.views.failed_datasets_panel",
+    "samples.views.low_stock_panel",
+    "cells.views.recent_cells_panel",
+    "samples.views.recent_lots_panel",
+]
 
 # A revert from the history would write a record around its service (its rules and its
 # stock); history is read, changes go through the record's page.

@@ -1,10 +1,20 @@
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from eln import views
+
 urlpatterns = [
-    path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    # The researchers' pages.
+    path("", views.dashboard, name="dashboard"),
+    path("login/", auth_views.LoginView.as_view(template_name="eln/login.html", redirect_authenticated_user=True),
+         name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("project/", views.choose_project, name="choose-project"),
+    path("", include("samples.urls")),
+    path("", include("cells.urls")),
+    # Lab managers' inventory and the API.
     path("admin/", admin.site.urls),
     path("api/v1/", include("eln.api.urls")),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -1,0 +1,32 @@
+"""The tables of the samples' list pages."""
+from django.urls import reverse
+
+from eln.formatting import fixed
+from eln.tables import Column, Table, recorded_on
+
+
+def lot_page(lot) -> str:
+    return reverse("samples:lot-detail", args=[lot.human_id])
+
+
+def mass_mg(value) -> str:
+    return fixed(value, 1, "mg")
+
+
+lot_table = Table(
+    columns=[
+        Column("ID", "human_id", order_by="human_id", link=lot_page),
+        Column("Material", "material.name", order_by="material__name"),
+        Column("Supplier", "supplier", order_by="supplier"),
+        Column("Lot number", "lot_number", order_by="lot_number"),
+        Column("State", "get_state_display", order_by="state"),
+        Column("Storage", "get_storage_place_display", order_by="storage_place"),
+        Column("Received on", "received_on", order_by="received_on"),
+        Column("Received", "quantity_received_mg", format=mass_mg, order_by="quantity_received_mg", numeric=True),
+        Column("Remaining", "remaining_mg", format=mass_mg, order_by="remaining_stock_mg", numeric=True),
+        Column("Stock", lambda lot: "low" if lot.is_low_stock else "",
+               css=lambda lot: "badge-low" if lot.is_low_stock else ""),
+        Column("Recorded", lambda lot: recorded_on(lot), order_by="created_at"),
+    ],
+    default_ordering="-created_at",
+)
