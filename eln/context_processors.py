@@ -1,4 +1,7 @@
-"""What every page's frame shows: the projects a member can switch between and the one chosen."""
+"""What every page's frame shows: the projects a member can switch between and the one chosen.
+Lazy, so that pages which do not show them (the admin, the browsable API) make no query."""
+from django.utils.functional import SimpleLazyObject
+
 from eln.pages import current_project
 from eln.permissions import visible_projects
 
@@ -8,6 +11,6 @@ def site(request):
     if user is None or not user.is_authenticated:
         return {}
     return {
-        "member_projects": list(visible_projects(user).distinct()),
-        "current_project": current_project(request),
+        "member_projects": SimpleLazyObject(lambda: list(visible_projects(user).distinct())),
+        "current_project": SimpleLazyObject(lambda: current_project(request)),
     }
