@@ -141,7 +141,9 @@ def _walk(record, *, downstream: bool) -> list[tuple]:
             if downstream:
                 rows = made_model.objects.filter(**{f"{lookup}__in": nodes})
             else:
-                rows = made_model.objects.filter(pk__in=nodes).exclude(**{f"{lookup}__isnull": True})
+                # filter, not exclude: on a to-many lookup (a cell's parts) exclude drops the record when
+                # any one row is empty (the alloy part of a half cell has no electrode).
+                rows = made_model.objects.filter(pk__in=nodes, **{f"{lookup}__isnull": False})
             for made_pk, input_pk in rows.order_by().values_list("pk", lookup).distinct():
                 edges.append((input_model, input_pk, made_model, made_pk, relation))
                 reached = (made_model, made_pk) if downstream else (input_model, input_pk)

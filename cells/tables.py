@@ -1,6 +1,7 @@
 """The tables of the cells' list pages."""
 from django.urls import reverse
 
+from cells import selectors
 from cells.models import CellPart
 from eln.formatting import NO_VALUE, as_entered, fixed, significant
 from eln.tables import Column, Table, recorded_on
@@ -19,8 +20,15 @@ def part_in(role):
             return f"{part.electrode.human_id} ({part.electrode.sheet.human_id})"
         if part.alloy_batch is not None:
             return part.alloy_batch.human_id
+        if part.lot is not None:
+            return f"{part.lot.human_id} ({part.lot.material.name})"
         return part.description or None
     return read
+
+
+def derived(name):
+    """One of the cell's derived numbers, as the selector gives them (no number for absurd inputs)."""
+    return lambda cell: selectors.cell_derived_numbers(cell)[name]
 
 
 def voltage_window(cell) -> str:
@@ -41,8 +49,8 @@ cell_table = Table(
         Column("Temperature", "temperature_c", format=lambda v: as_entered(v, "°C"), order_by="temperature_c",
                numeric=True),
         Column("Window", voltage_window, numeric=True),
-        Column("1C current", "one_c_current_ma", format=lambda v: significant(v, 3, "mA"), numeric=True),
-        Column("N/P", "np_ratio", format=lambda v: fixed(v, 2), numeric=True),
+        Column("1C current", derived("one_c_current_ma"), format=lambda v: significant(v, 3, "mA"), numeric=True),
+        Column("N/P", derived("np_ratio"), format=lambda v: fixed(v, 2), numeric=True),
         Column("Assembled on", "assembled_on", order_by="assembled_on"),
         Column("Recorded", recorded_on, order_by="created_at"),
     ],

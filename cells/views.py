@@ -1,21 +1,21 @@
 """The cells' pages: cells (list and page) and their dashboard panels.
 
-The reads are the small functions at the top (``cells_for_list``, ``cell_for_page``, ...): the
-only place these pages touch the database, each with a fixed number of queries whatever the
-number of rows.
+The reads are the small functions at the top (``cells_for_list``, ``cell_for_page``, ...), on
+the app's selectors: each makes a fixed number of queries whatever the number of rows.
 """
+from collections import defaultdict
+
 from django.contrib.auth.decorators import login_required
-from django.db.models import Prefetch, QuerySet
+from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 
-from cells import filtersets
+from cells import filtersets, selectors
 from cells.api.views import CellViewSet
-from cells.models import Cell, CellPart, CyclingRun, Dataset
+from cells.models import Cell, CyclingRun, Dataset
 from cells.tables import cell_table
-from eln.pages import Panel, RecordListView, in_project, record_url
+from eln.pages import Panel, RecordListView, in_project, lineage_graph
 from eln.permissions import can_write, visible_records
-from samples.models import SheetComponent
 
 # Down-sampled on the server: enough points for the eye, whatever the length of the test.
 PLOT_POINTS = 2000
@@ -23,28 +23,24 @@ PLOT_POINTS = 2000
 
 # -- reads ----------------------------------------------------------------------------------------
 
-def cell_build():
-    """What the derived numbers of a cell read: its parts, their electrodes, sheets and lots."""
-    return (
-        Prefetch("parts", queryset=CellPart.objects.select_related("electrode__sheet", "alloy_batch")),
-        Prefetch("parts__electrode__sheet__components", queryset=SheetComponent.objects.select_related("lot__material")),
-        "parts__electrode__sheet__loading_discs",
-    )
-
-
 def cells_for_list(user, project) -> QuerySet:
-    return in_project(visible_records(user, Cell.objects.prefetch_related(*cell_build())), project)
+    return selectors.cells_with_parts(in_project(visible_records(user, Cell.objects.all()), project))
 
 
 def cell_for_page(user, label: str) -> Cell:
-    cells = Cell.objects.select_related("project", "separator_batch", "created_by", "modified_by").prefetch_related(
-        *cell_build(),
-        Prefetch("runs", queryset=CyclingRun.objects.select_related("channel__cycler", "protocol")
-                 .order_by("-created_at", "-pk")),
-        "runs__protocol__steps",
-        Prefetch("runs__datasets", queryset=Dataset.objects.select_related("raw_file").order_by("-created_at", "-pk")),
-    )
-    return get_object_or_404(visible_records(user, cells), human_id=label)
+    return get_object_or_404(selectors.cells_with_parts(visible_records(user, Cell.objects.all())), human_id=label)
+
+
+def runs_of(cell) -> list[CyclingRun]:
+    """The cell's runs, newest first, each with its datasets (newest first) in ``datasets_shown``."""
+    runs = list(cell.runs.select_related("channel__cycler", "protocol").prefetch_related("protocol__steps")
+                .order_by("-created_at", "-pk"))
+    by_run = defaultdict(list)
+    for dataset in selectors.cell_datasets(cell):
+        by_run[dataset.run_id].append(dataset)
+    for run in runs:
+        run.datasets_shown = sorted(by_run[run.pk], key=lambda d: (d.created_at, d.pk), reverse=True)
+    return runs
 
 
 def running_runs(user, project, limit: int) -> tuple[list[CyclingRun], int]:
@@ -91,44 +87,9 @@ class CellListView(RecordListView):
         return actions
 
 
-def node(record, kind: str, label: str = "", current: bool = False) -> dict:
-    return {"id": record.human_id, "label": f"{record.human_id} {label}".strip(), "kind": kind,
-            "url": record_url(record.human_id), "current": current}
-
-
-def build_of_cell(cell) -> dict:
-    """The cell and what it was built from (electrodes, their sheets and the sheets' lots; the
-    separator's electrolyte batch; the alloy), as the lineage graph draws them."""
-    nodes, edges = {cell.human_id: node(cell, "cell", cell.name, current=True)}, []
-
-    def link(source, target):
-        if {"source": source, "target": target} not in edges:
-            edges.append({"source": source, "target": target})
-
-    for part in cell.parts.all():
-        if part.electrode is not None:
-            electrode, sheet = part.electrode, part.electrode.sheet
-            nodes[electrode.human_id] = node(electrode, "electrode", f"({part.get_role_display()})")
-            material = sheet.active_material
-            nodes[sheet.human_id] = node(sheet, "electrode sheet",
-                                         f"{material.name if material else ''} {sheet.composition_label}")
-            link(electrode.human_id, cell.human_id)
-            link(sheet.human_id, electrode.human_id)
-            for component in sheet.components.all():
-                nodes[component.lot.human_id] = node(component.lot, "precursor lot", component.lot.material.name)
-                link(component.lot.human_id, sheet.human_id)
-        elif part.alloy_batch is not None:
-            nodes[part.alloy_batch.human_id] = node(part.alloy_batch, "alloy batch", part.alloy_batch.name)
-            link(part.alloy_batch.human_id, cell.human_id)
-    if cell.separator_batch is not None:
-        nodes[cell.separator_batch.human_id] = node(cell.separator_batch, "electrolyte batch", "(separator)")
-        link(cell.separator_batch.human_id, cell.human_id)
-    return {"nodes": list(nodes.values()), "edges": edges}
-
-
 def plot_of(runs) -> dict | None:
     """Voltage against time of the newest dataset with canonical data, read by the page's plot."""
-    newest = max((d for run in runs for d in run.datasets.all() if d.parquet_file),
+    newest = max((d for run in runs for d in run.datasets_shown if d.parquet_file),
                  key=lambda d: (d.created_at, d.pk), default=None)
     if newest is None:
         return None
@@ -139,7 +100,7 @@ def plot_of(runs) -> dict | None:
 @login_required
 def cell_detail(request, label: str):
     cell = cell_for_page(request.user, label)
-    runs = list(cell.runs.all())
+    runs = runs_of(cell)
     edit_controls = []
     if can_write(request.user, cell.project):
         edit_controls.append(("Edit in the API form", reverse("cell-detail", kwargs={"human_id": cell.human_id})))
@@ -149,10 +110,11 @@ def cell_detail(request, label: str):
         "title": cell.human_id,
         "section": "cells",
         "cell": cell,
+        "derived": selectors.cell_derived_numbers(cell),
         "parts": list(cell.parts.all()),
         "runs": runs,
         "plot": plot_of(runs),
-        "lineage": build_of_cell(cell),
+        "lineage": lineage_graph(cell),
         "metrics_url": reverse("cell-metrics", args=[cell.human_id]),
         "edit_controls": edit_controls,
     })

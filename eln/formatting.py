@@ -17,7 +17,7 @@ def _group(text: str) -> str:
 
 
 def _finite(value) -> bool:
-    return value is not None and not isinstance(value, bool) and math.isfinite(value)
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _with_unit(text: str, unit: str) -> str:

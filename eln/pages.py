@@ -64,6 +64,60 @@ def record_url(label: str | None) -> str | None:
         return None
 
 
+# -- lineage -----------------------------------------------------------------------------------
+
+@dataclass
+class LineageRow:
+    source: str
+    source_url: str | None
+    relation: str
+    target: str
+    target_url: str | None
+
+
+@dataclass
+class LineagePage:
+    """A record's lineage as the pages show it: a graph (nodes and edges for lineage.js) and
+    the same edges as lists, upstream (what it was made from) and downstream."""
+
+    graph: dict
+    upstream: list[LineageRow]
+    downstream: list[LineageRow]
+
+
+def _describe(record) -> str:
+    name = getattr(record, "name", "")  # a field of the record itself: no query
+    return name or record._meta.verbose_name
+
+
+def lineage_graph(record) -> LineagePage:
+    """The lineage of ``record`` from the selector in ELN_LINEAGE (it reaches every app, so it
+    is wired in the settings, not imported), shaped for the page."""
+    lineage = import_string(settings.ELN_LINEAGE)(record)
+    nodes = {}
+
+    def add(node):
+        if node.human_id not in nodes:
+            nodes[node.human_id] = {
+                "id": node.human_id, "label": f"{node.human_id} {_describe(node)}",
+                "kind": str(node._meta.verbose_name), "url": record_url(node.human_id),
+                "current": type(node) is type(lineage.record) and node.pk == lineage.record.pk,
+            }
+
+    def rows(edges):
+        return [LineageRow(e.source.human_id, record_url(e.source.human_id), e.relation,
+                           e.target.human_id, record_url(e.target.human_id)) for e in edges]
+
+    add(lineage.record)
+    edges = []
+    for edge in lineage.upstream + lineage.downstream:
+        add(edge.source)
+        add(edge.target)
+        edges.append({"source": edge.source.human_id, "target": edge.target.human_id, "relation": edge.relation})
+    return LineagePage({"nodes": list(nodes.values()), "edges": edges},
+                       rows(lineage.upstream), rows(lineage.downstream))
+
+
 # -- search as the API does it ------------------------------------------------------------------
 
 def search(queryset: QuerySet, fields, text: str) -> QuerySet:

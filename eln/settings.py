@@ -171,11 +171,13 @@ LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
 
 # The web pages: the page of a record by its label's prefix (labels link to it wherever they
-# are shown), and the dashboard's panels in order (functions of user and project).
+# are shown), the lineage selector, and the dashboard's panels in order (functions of user
+# and project).
 ELN_RECORD_PAGES = {
     "LOT": "samples:lot-detail",
     "CELL": "cells:cell-detail",
 }
+ELN_LINEAGE = "cells.selectors.record_lineage"
 ELN_DASHBOARD_PANELS = [
     "cells.views.running_tests_panel",
     "cells.views.failed_datasets_panel",

@@ -3,6 +3,7 @@ from django.urls import reverse
 
 from eln.formatting import fixed
 from eln.tables import Column, Table, recorded_on
+from samples import selectors
 
 
 def lot_page(lot) -> str:
@@ -11,6 +12,10 @@ def lot_page(lot) -> str:
 
 def mass_mg(value) -> str:
     return fixed(value, 1, "mg")
+
+
+def low(lot) -> bool:
+    return selectors.is_low(lot)  # from the list's stock annotation
 
 
 lot_table = Table(
@@ -23,10 +28,9 @@ lot_table = Table(
         Column("Storage", "get_storage_place_display", order_by="storage_place"),
         Column("Received on", "received_on", order_by="received_on"),
         Column("Received", "quantity_received_mg", format=mass_mg, order_by="quantity_received_mg", numeric=True),
-        Column("Remaining", "remaining_mg", format=mass_mg, order_by="remaining_stock_mg", numeric=True),
-        Column("Stock", lambda lot: "low" if lot.is_low_stock else "",
-               css=lambda lot: "badge-low" if lot.is_low_stock else ""),
-        Column("Recorded", lambda lot: recorded_on(lot), order_by="created_at"),
+        Column("Remaining", "remaining", format=mass_mg, order_by="remaining", numeric=True),
+        Column("Stock", lambda lot: "low" if low(lot) else "", css=lambda lot: "badge-low" if low(lot) else ""),
+        Column("Recorded", recorded_on, order_by="created_at"),
     ],
     default_ordering="-created_at",
 )

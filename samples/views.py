@@ -11,37 +11,33 @@ from django.db.models import F, QuerySet
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 
-from eln.pages import Panel, RecordListView, in_project, record_url
+from eln.pages import Panel, RecordListView, in_project, lineage_graph, record_url
 from eln.permissions import can_write, visible_records
-from samples import filtersets
+from samples import filtersets, selectors
 from samples.api.views import PrecursorLotViewSet
 from samples.models import Material, PrecursorLot, StockMovement
 from samples.tables import lot_table
-
-# What a label's prefix names, for the records a lot went into.
-RECORD_KINDS = {"EB": "electrolyte batch", "IS": "infiltration solution", "ES": "electrode sheet",
-                "AL": "alloy batch"}
 
 
 # -- reads ----------------------------------------------------------------------------------------
 
 def lots_for_list(user, project) -> QuerySet:
     lots = PrecursorLot.objects.select_related("material")
-    return filtersets.with_remaining_stock(in_project(visible_records(user, lots), project))
+    return selectors.with_stock(in_project(visible_records(user, lots), project))
 
 
 def lot_for_page(user, label: str) -> PrecursorLot:
     lots = PrecursorLot.objects.select_related("material", "project", "created_by", "modified_by")
-    return get_object_or_404(filtersets.with_remaining_stock(visible_records(user, lots)), human_id=label)
+    return get_object_or_404(selectors.with_stock(visible_records(user, lots)), human_id=label)
 
 
 def lot_ledger(lot) -> list[StockMovement]:
-    return list(lot.movements.select_related("created_by").order_by("created_at", "id"))
+    return list(selectors.ledger_of(lot))
 
 
 def low_stock_lots(user, project, limit: int) -> tuple[list[PrecursorLot], int]:
-    lots = lots_for_list(user, project).filter(remaining_stock_mg__lt=F("low_stock_threshold_mg"))
-    return list(lots.order_by("remaining_stock_mg", "pk")[:limit]), lots.count()
+    lots = lots_for_list(user, project).filter(remaining__lt=F("low_stock_threshold_mg"))
+    return list(lots.order_by("remaining", "pk")[:limit]), lots.count()
 
 
 def material_names() -> list[str]:
@@ -76,36 +72,19 @@ class LotListView(RecordListView):
 @dataclass
 class LedgerLine:
     movement: StockMovement
-    remaining_mg: float  # what was left after this line
+    remaining: float  # what was left after this line
 
     @property
     def used_for_url(self):
         return record_url(self.movement.used_for)
 
 
-def lineage_of_lot(lot, ledger) -> dict:
-    """The lot and the records that took from it, as the lineage graph draws them."""
-    nodes = [{"id": lot.human_id, "label": f"{lot.human_id} {lot.material.name}", "kind": "precursor lot",
-              "current": True}]
-    edges, seen = [], set()
-    for movement in ledger:
-        label = movement.used_for
-        if not label or label in seen:
-            continue
-        seen.add(label)
-        kind = RECORD_KINDS.get(label.split("-")[0], "record")
-        nodes.append({"id": label, "label": f"{label} ({kind})", "kind": kind, "url": record_url(label)})
-        edges.append({"source": lot.human_id, "target": label})
-    return {"nodes": nodes, "edges": edges}
-
-
 @login_required
 def lot_detail(request, label: str):
     lot = lot_for_page(request.user, label)
-    ledger = lot_ledger(lot)
     remaining, lines = lot.quantity_received_mg, []
-    for movement in ledger:
-        remaining -= movement.mass_mg
+    for movement in lot_ledger(lot):
+        remaining -= movement.quantity
         lines.append(LedgerLine(movement, remaining))
     edit_controls = []
     if can_write(request.user, lot.project):
@@ -118,7 +97,8 @@ def lot_detail(request, label: str):
         "lot": lot,
         "treatments": list(lot.treatments.all()),
         "ledger": lines,
-        "lineage": lineage_of_lot(lot, ledger),
+        "is_low": selectors.is_low(lot),
+        "lineage": lineage_graph(lot),
         "edit_controls": edit_controls,
     })
 

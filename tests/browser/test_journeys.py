@@ -5,8 +5,9 @@ import pytest
 from django.db.models import F
 from playwright.sync_api import expect
 
+from cells.selectors import record_lineage
 from eln.formatting import fixed, significant
-from samples.filtersets import with_remaining_stock
+from samples.selectors import with_stock
 from samples.models import PrecursorLot
 
 pytestmark = pytest.mark.slow
@@ -43,7 +44,7 @@ def test_a_writer_logs_in_finds_lots_by_search_and_filters_and_opens_one(journey
 
     page.get_by_label("Search").fill("")
     page.get_by_label("Below its low-stock mark").select_option("true")
-    low = with_remaining_stock(PrecursorLot.objects.all()).filter(remaining_stock_mg__lt=F("low_stock_threshold_mg"))
+    low = with_stock(PrecursorLot.objects.all()).filter(remaining__lt=F("low_stock_threshold_mg"))
     assert low.exists()
     expect_ids(page, low.order_by("-created_at", "-pk").values_list("human_id", flat=True))
     expect(page.locator("table.records .badge-low").first).to_have_text("low")
@@ -57,20 +58,21 @@ def test_a_writer_logs_in_finds_lots_by_search_and_filters_and_opens_one(journey
     page.wait_for_url("**/lots/")
     page.get_by_role("columnheader", name="Remaining").get_by_role("link").click()
     expect(page.get_by_role("columnheader", name="Remaining")).to_have_attribute("aria-sort", "ascending")
-    by_remaining = with_remaining_stock(PrecursorLot.objects.all()).order_by("remaining_stock_mg", "-pk")
+    by_remaining = with_stock(PrecursorLot.objects.all()).order_by("remaining", "-pk")
     expect_ids(page, by_remaining.values_list("human_id", flat=True))
     j.screenshot("lot-list")
 
-    b10 = with_remaining_stock(PrecursorLot.objects.filter(pk=lots["Na2B10H10"].pk)).get()
+    b10 = with_stock(PrecursorLot.objects.filter(pk=lots["Na2B10H10"].pk)).get()
     page.get_by_role("link", name=b10.human_id, exact=True).click()
     page.wait_for_url(f"**/lots/{b10.human_id}/")
     expect(page.get_by_role("heading", level=1)).to_contain_text(f"{b10.human_id} Na2B10H10")
-    expect(page.locator("dd.remaining")).to_contain_text(fixed(b10.remaining_mg, 1, "mg"))
+    expect(page.locator("dd.remaining")).to_contain_text(fixed(b10.remaining, 1, "mg"))
     ledger = page.locator("table.ledger tbody tr")
     expect(ledger).to_have_count(b10.movements.count())
     expect(page.locator("table.ledger")).to_contain_text(demo_lab["electrolyte_batch"].human_id)
-    # The lineage graph is drawn: the lot and each record that took from it.
-    expect(page.locator(".lineage")).to_have_attribute("data-lineage-nodes", "3")
+    # The lineage graph is drawn: the lot and every record made from it, down to the datasets.
+    expect(page.locator(".lineage")).to_have_attribute("data-lineage-nodes", str(len(record_lineage(b10).records)))
+    expect(page.locator("table.lineage-downstream")).to_contain_text(demo_lab["solution"].human_id)
     expect(page.locator(".lineage canvas").first).to_be_visible()
     expect(page.locator(".edit-controls")).to_contain_text("Edit in the API form")
     j.screenshot("lot")
@@ -116,7 +118,8 @@ def test_a_cells_page_shows_its_numbers_its_data_plotted_and_what_it_was_built_f
     assert 100 < points <= 2000
     expect(plot.locator(".u-legend")).to_contain_text("voltage (V)")
     expect(page.locator(".lineage canvas").first).to_be_visible()
-    assert int(page.locator(".lineage").get_attribute("data-lineage-nodes")) >= 5  # cell, electrode, sheet, 3 lots
+    expect(page.locator(".lineage")).to_have_attribute("data-lineage-nodes", str(len(record_lineage(cell).records)))
+    expect(page.locator("table.lineage-upstream")).to_contain_text(cell.electrode_in_role("positive").electrode.human_id)
     j.screenshot("cell")
 
 

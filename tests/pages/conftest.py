@@ -1,70 +1,79 @@
-"""Records for the page tests, built as the lab makes them: lots, a NaCrO2 and a Sn sheet,
-electrodes punched from them, cells, runs and datasets."""
-import itertools
-
+"""Records for the page tests, made through the services as the lab makes them (tests/factories.py):
+lots and what took from them, sheets, electrodes, cells, runs, and cycler files uploaded and
+ingested."""
 import pytest
 
-_serial = itertools.count(1)
+from tests import factories
+from tests.paths import shared_bytes
+
+GOOD_FILE = "biologic_mpt/gcpl.issue_149.mpt"
 
 
 @pytest.fixture
-def lab(project, people):
+def lab(project, people, django_capture_on_commit_callbacks):
     """Builders of records in the project, each made by the writer."""
-    from cells.models import Cell, CellPart, CyclingRun, Dataset, RawDataFile
-    from samples.models import (Electrode, ElectrodeSheet, LoadingDisc, Material, PrecursorLot, SheetComponent,
-                                StockMovement)
+    from django.core.files.base import ContentFile
+
+    from analysis.services import raw_file_receive
+    from cells.models import Cell
+    from samples import services
 
     writer = people["writer"]
 
     class Lab:
         def lot(self, material="Na2B12H12", quantity_mg=5000.0, in_project=None, **extra):
-            extra.setdefault("supplier", "Katchem")
-            return PrecursorLot.objects.create(
-                project=in_project or project, material=Material.objects.get(name=material),
-                quantity_received_mg=quantity_mg, created_by=writer, modified_by=writer, **extra)
+            return factories.LotFactory(project=in_project or project, material=factories.material(material),
+                                        quantity_received_mg=quantity_mg, user=writer, **extra)
 
-        def take(self, lot, mass_mg, used_for="", kind=StockMovement.Kind.USE):
-            return StockMovement.objects.create(lot=lot, mass_mg=mass_mg, used_for=used_for, kind=kind,
-                                                created_by=writer)
+        def batch_from(self, *uses):
+            """An electrolyte batch taking (lot, mg) from each of ``uses``: ledger lines used for it."""
+            return factories.ElectrolyteBatchFactory(
+                project=project, user=writer, inputs=[{"lot": lot, "mass_mg": mg} for lot, mg in uses])
 
-        def sheet(self, active="NaCrO2", fractions=(95, 2, 3), disc_masses_mg=(9.0, 9.1, 8.9, 9.0)):
-            sheet = ElectrodeSheet.objects.create(project=project, name=f"{active} {fractions}",
-                                                  current_collector_areal_mass_mg_cm2=0.0, created_by=writer)
-            for role, material, fraction in zip(("active", "binder", "conductive_carbon"),
-                                                (active, "PVDF", "Super P"), fractions):
-                SheetComponent.objects.create(sheet=sheet, lot=self.lot(material), role=role,
-                                              mass_fraction_percent=fraction)
-            for mass in disc_masses_mg:
-                LoadingDisc.objects.create(sheet=sheet, diameter_mm=12.0, mass_mg=mass)
-            return sheet
+        def solution_from(self, *uses):
+            return factories.InfiltrationSolutionFactory(
+                project=project, user=writer, inputs=[{"lot": lot, "mass_mg": mg} for lot, mg in uses])
 
-        def electrode(self, sheet, mass_mg):
-            return Electrode.objects.create(project=project, sheet=sheet, diameter_mm=12.0, mass_mg=mass_mg,
-                                            created_by=writer)
-
-        def cell(self, positive=None, negative=None, kind=Cell.Kind.CATHODE_HALF, in_project=None, **extra):
-            cell = Cell.objects.create(project=in_project or project, kind=kind, created_by=writer,
-                                       modified_by=writer, **extra)
-            if positive is not None:
-                CellPart.objects.create(cell=cell, role="positive", electrode=positive)
-            if negative is not None:
-                CellPart.objects.create(cell=cell, role="negative", electrode=negative)
-            else:
-                CellPart.objects.create(cell=cell, role="negative", description="Na-Sn alloy", mass_mg=40)
-            return cell
+        def correct(self, holder, quantity, kind="correction", note=""):
+            return services.stock_correct(user=writer, holder=holder, quantity=quantity, kind=kind, note=note)
 
         def half_cell(self, **extra):
-            return self.cell(positive=self.electrode(self.sheet(), 8.40), **extra)
+            return factories.CellFactory(project=project, user=writer, **extra)
 
-        def run(self, cell, state=CyclingRun.State.RUNNING):
-            return CyclingRun.objects.create(project=cell.project, cell=cell, state=state, created_by=writer)
+        def full_cell(self, **extra):
+            return factories.CellFactory(project=project, user=writer, full=True, **extra)
 
-        def dataset(self, run, state=Dataset.State.DONE, message=""):
-            n = next(_serial)
-            raw = RawDataFile.objects.create(run=run, file=f"raw/{run.human_id}/{n}.csv", original_name=f"cell-{n}.csv",
-                                             sha256=f"{n:064x}", size_bytes=100, uploaded_by=writer)
-            return Dataset.objects.create(project=run.project, run=run, raw_file=raw, source_name=raw.original_name,
-                                          state=state, message=message)
+        def unweighed_cell(self, **extra):
+            """A half cell whose positive electrode was not weighed, punched from a sheet whose
+            loading discs are not weighed yet: nothing gives its active mass."""
+            sheet = factories.ElectrodeSheetFactory(project=project, user=writer, loading_discs=[])
+            electrode = factories.ElectrodeFactory(project=project, user=writer, sheet=sheet, mass_mg=None)
+            return factories.CellFactory(project=project, user=writer, parts=[
+                {"role": "positive", "electrode": electrode}, {"role": "negative", "description": "Na metal foil"}],
+                **extra)
+
+        def run(self, cell, **extra):
+            return factories.CyclingRunFactory(project=cell.project, cell=cell, user=writer, **extra)
+
+        def upload(self, run, name, content: bytes):
+            """A cycler file sent for the run and ingested (in process, on commit)."""
+            with django_capture_on_commit_callbacks(execute=True):
+                received = raw_file_receive(run=run, uploaded=as_upload(name, content), user=writer)
+            received.dataset.refresh_from_db()
+            return received.dataset
+
+        def good_dataset(self, run):
+            return self.upload(run, "gcpl.mpt", shared_bytes(GOOD_FILE))
+
+        def failed_dataset(self, run, name="broken.csv"):
+            return self.upload(run, name, f"{name} is not a cycler file\n".encode())
+
+    def as_upload(name, content):
+        import hashlib
+
+        upload = ContentFile(content, name=name)
+        upload.sha256 = hashlib.sha256(content).hexdigest()
+        return upload
 
     return Lab()
 

@@ -4,8 +4,9 @@ import json
 import re
 
 import pytest
+from django.utils.html import escape
 
-from cells.models import Cell, Dataset
+from eln.formatting import as_entered
 
 pytestmark = pytest.mark.django_db
 NBSP = "\u00a0"
@@ -21,34 +22,33 @@ def fact(html: str, term: str) -> str:
 
 @pytest.fixture
 def full_cell(lab):
-    """A NaCrO2 | Sn full cell: 8.40 mg of 95:2:3 and 1.60 mg of 90:5:5, 12 mm discs, no foil mass."""
-    positive = lab.electrode(lab.sheet("NaCrO2", (95, 2, 3)), 8.40)
-    negative = lab.electrode(lab.sheet("Sn", (90, 5, 5)), 1.60)
-    return lab.cell(positive, negative, kind=Cell.Kind.FULL, name="full cell at 70 MPa", stack_pressure_mpa=70,
-                    lower_cutoff_v=1.5, upper_cutoff_v=3.3)
+    """A NaCrO2 | Sn full cell (tests/factories.py): 12 mm discs on 4.05 mg/cm² Al foil, 12.91 mg of
+    NaCrO2 95:2:3 and 6.23 mg of Sn 90:5:5."""
+    return lab.full_cell(name="full cell at 70 MPa", stack_pressure_mpa=70)
 
 
 def test_a_cells_page_shows_its_derived_numbers_rounded(logged_in, people, full_cell):
     html = logged_in(people["reader"]).get(f"/cells/{full_cell.human_id}/").content.decode()
-    # Area π (0.6 cm)² = 1.1310 cm²; active 8.40 × 0.95 = 7.980 mg; 1C = 7.980 mg × 120 mAh/g = 0.9576 mA;
-    # 0.9576 / 1.1310 = 0.8467 mA/cm²; N/P = (1.44 / 1.1310 × 847) / (7.98 / 1.1310 × 120) = 1.2737.
+    # Area π (0.6 cm)² = 1.1310 cm², foil 4.05 × 1.1310 = 4.580 mg. Positive: (12.91 − 4.580) × 0.95
+    # = 7.913 mg of NaCrO2; 1C = 7.913 mg × 120 mAh/g = 0.9496 mA; 0.9496 / 1.1310 = 0.8396 mA/cm².
+    # Negative: (6.23 − 4.580) × 0.90 = 1.4846 mg of Sn. N/P = (1.4846 × 847) / (7.913 × 120) = 1.3242.
     assert fact(html, "Electrode area") == f"1.131{NBSP}cm²"
-    assert fact(html, "1C current") == f"0.958{NBSP}mA"
-    assert fact(html, "1C current density") == f"0.847{NBSP}mA/cm²"
-    assert fact(html, "N/P ratio").startswith("1.27 <span")
+    assert fact(html, "1C current") == f"0.950{NBSP}mA"
+    assert fact(html, "1C current density") == f"0.840{NBSP}mA/cm²"
+    assert fact(html, "N/P ratio").startswith("1.32 <span")
     assert "on the materials&#x27; reference specific capacities" in fact(html, "N/P ratio")
     assert fact(html, "Reference specific capacity") == f"120{NBSP}mAh/g"
     assert fact(html, "Voltage window") == f"1.5{NBSP}V to 3.3{NBSP}V"
     parts = html.split('id="parts-heading"')[1].split("</section>")[0]
-    assert f"7.98{NBSP}mg" in parts and f"7.06{NBSP}mg/cm²" in parts  # 7.980 / 1.1310 = 7.056
-    assert f"1.44{NBSP}mg" in parts and f"1.27{NBSP}mg/cm²" in parts  # 1.60 × 0.90; / 1.1310
+    assert f"7.91{NBSP}mg" in parts and f"7.00{NBSP}mg/cm²" in parts  # 7.913 / 1.1310 = 6.997
+    assert f"1.48{NBSP}mg" in parts and f"1.31{NBSP}mg/cm²" in parts  # 1.4846; / 1.1310 = 1.313
     assert "NaCrO2 95:2:3" in parts and "Sn 90:5:5" in parts
 
 
 def test_a_half_cell_page_says_what_is_not_known_and_has_no_np_ratio(logged_in, people, lab):
-    cell = lab.cell(kind=Cell.Kind.CATHODE_HALF)  # no positive electrode recorded yet
+    cell = lab.unweighed_cell()
     html = logged_in(people["reader"]).get(f"/cells/{cell.human_id}/").content.decode()
-    assert fact(html, "1C current") == "—" and fact(html, "Electrode area") == "—"
+    assert fact(html, "1C current") == "—" and fact(html, "Electrode area") == f"1.131{NBSP}cm²"
     assert "N/P ratio" not in html
     assert "This cell has not been put on a cycler yet." in html
 
@@ -56,38 +56,40 @@ def test_a_half_cell_page_says_what_is_not_known_and_has_no_np_ratio(logged_in, 
 def test_runs_and_datasets_show_their_processing_state_and_message(logged_in, people, lab):
     cell = lab.half_cell()
     run = lab.run(cell)
-    done = lab.dataset(run)
-    done.parquet_file = f"raw/{run.human_id}/canonical.parquet"
-    done.row_count = 125000
-    done.save()
-    failed = lab.dataset(run, state=Dataset.State.FAILED, message="cell-x.mpt, line 3: no voltage column")
+    done = lab.good_dataset(run)
+    failed = lab.failed_dataset(run, "cell-x.csv")
+    assert (done.state, failed.state) == ("done", "failed")
     html = logged_in(people["reader"]).get(f"/cells/{cell.human_id}/").content.decode()
     runs = html.split('id="runs-heading"')[1].split("</section>")[0]
     assert run.human_id in runs and '<span class="badge badge-running">running</span>' in runs
     assert done.human_id in runs and failed.human_id in runs
     assert '<span class="badge badge-failed">failed</span>' in runs
-    assert "cell-x.mpt, line 3: no voltage column" in runs
-    assert "125\u202f000" in runs
+    assert failed.message and escape(failed.message) in runs
+    assert done.row_count > 0 and f'<td class="num">{as_entered(done.row_count)}</td>' in runs
     assert f'href="/api/v1/raw-files/{done.raw_file.pk}/download/"' in runs
     # The plot reads the newest dataset with canonical data, down-sampled on the server.
     plot = re.search(r'<div class="plot" data-plot-url="([^"]+)"', html)[1].replace("&amp;", "&")
     assert plot == f"/api/v1/datasets/{done.human_id}/data/?points=2000&columns=test_time_s,voltage_v"
 
 
-def test_the_build_graph_goes_from_the_lots_through_the_sheets_and_electrodes_to_the_cell(
-        logged_in, people, full_cell):
+def test_the_lineage_goes_up_to_the_lots_and_down_to_the_runs(logged_in, people, lab, full_cell):
+    run = lab.run(full_cell)
     html = logged_in(people["reader"]).get(f"/cells/{full_cell.human_id}/").content.decode()
     graph = json.loads(re.search(r'<script id="cell-lineage" type="application/json">(.*?)</script>', html, re.S)[1])
     ids = {n["id"] for n in graph["nodes"]}
     positive, negative = (full_cell.electrode_in_role(role).electrode for role in ("positive", "negative"))
-    assert {full_cell.human_id, positive.human_id, negative.human_id, positive.sheet.human_id} <= ids
     lots = {c.lot.human_id for s in (positive.sheet, negative.sheet) for c in s.components.all()}
-    assert lots <= ids and len(ids) == 1 + 2 + 2 + 6
-    edges = {(e["source"], e["target"]) for e in graph["edges"]}
-    assert (positive.human_id, full_cell.human_id) in edges and (positive.sheet.human_id, positive.human_id) in edges
+    assert {full_cell.human_id, positive.human_id, negative.human_id, positive.sheet.human_id, run.human_id} <= ids
+    assert lots <= ids and full_cell.separator_batch.human_id in ids
+    edges = {(e["source"], e["target"], e["relation"]) for e in graph["edges"]}
+    assert (positive.human_id, full_cell.human_id, "electrode") in edges
+    assert (positive.sheet.human_id, positive.human_id, "punched from") in edges
+    assert (full_cell.human_id, run.human_id, "cycled") in edges
     lot_node = next(n for n in graph["nodes"] if n["id"] in lots)
     assert lot_node["url"] == f"/lots/{lot_node['id']}/"  # lots have pages; electrodes not yet
     assert next(n for n in graph["nodes"] if n["id"] == positive.human_id)["url"] is None
+    upstream = html.split("<h3>Made from</h3>")[1].split("</table>")[0]
+    assert f'<a href="/lots/{lot_node["id"]}/">{lot_node["id"]}</a>' in upstream
 
 
 def test_the_cell_list_filters_with_the_api_filter_set(logged_in, people, api, lab, full_cell):
@@ -109,7 +111,7 @@ def test_the_cell_list_filters_with_the_api_filter_set(logged_in, people, api, l
     html = client.get("/cells/", {"ordering": "stack_pressure_mpa"}).content.decode()
     assert ids_in(html)[0] == spring.human_id
     row = html.split(f'<a href="/cells/{full_cell.human_id}/">')[1].split("</tr>")[0]
-    assert f"0.958{NBSP}mA" in row and ">1.27<" in row and f"1.5–3.3{NBSP}V" in row
+    assert f"0.950{NBSP}mA" in row and ">1.32<" in row and f"1.5–3.3{NBSP}V" in row
 
 
 def test_a_filter_that_cannot_be_applied_says_so_and_lists_nothing(logged_in, people, lab):
@@ -128,3 +130,15 @@ def test_readers_see_no_edit_controls_on_cells(logged_in, people, lab):
     assert "edit-controls" not in reader and "Edit in" not in reader
     assert "edit-controls" not in logged_in(people["reader"]).get("/cells/").content.decode()
     assert logged_in(people["outsider"]).get(f"/cells/{cell.human_id}/").status_code == 404
+
+
+def test_a_half_cells_lineage_has_its_electrode_beside_its_alloy(logged_in, people, lab):
+    cell = lab.half_cell()  # positive: a cast electrode; negative: Na-Sn alloy powder, no electrode
+    positive = cell.electrode_in_role("positive").electrode
+    alloy = cell.electrode_in_role("negative").alloy_batch
+    html = logged_in(people["reader"]).get(f"/cells/{cell.human_id}/").content.decode()
+    graph = json.loads(re.search(r'<script id="cell-lineage" type="application/json">(.*?)</script>', html, re.S)[1])
+    edges = {(e["source"], e["target"], e["relation"]) for e in graph["edges"]}
+    assert (positive.human_id, cell.human_id, "electrode") in edges
+    assert (alloy.human_id, cell.human_id, "counter electrode") in edges
+    assert (positive.sheet.human_id, positive.human_id, "punched from") in edges

@@ -40,6 +40,6 @@ def test_values_as_entered_keep_the_digits_typed():
     assert as_entered(52454) == f"52{THIN}454"
 
 
-@pytest.mark.parametrize("nothing", [None, math.nan, math.inf, True])
+@pytest.mark.parametrize("nothing", [None, math.nan, math.inf, True, ""])
 def test_no_value_is_a_dash(nothing):
     assert fixed(nothing, 1, "mg") == significant(nothing, 3) == percent(nothing) == as_entered(nothing) == NO_VALUE

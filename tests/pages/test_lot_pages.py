@@ -1,5 +1,6 @@
 """The precursor lots' pages: the list with search, the API's filters, sortable columns and
 pages; a lot's page with its stock, ledger and where it went; edit controls only for writers."""
+import json
 import re
 
 import pytest
@@ -20,7 +21,7 @@ def three_lots(lab):
     b10 = lab.lot("Na2B10H10", 2000, supplier="Katchem", lot_number="KC-B10-02", low_stock_threshold_mg=1500,
                   state="dried")
     sn = lab.lot("Sn", 25000, supplier="Sigma-Aldrich", lot_number="MKCH5512", storage_place="shelf")
-    lab.take(b10, 933.0, used_for="EB-0001")
+    lab.correct(b10, 933.0, note="spilled in the glovebox")
     return b12, b10, sn
 
 
@@ -66,11 +67,11 @@ def test_the_filters_are_the_api_filter_set(logged_in, people, api, three_lots):
 def test_columns_sort_both_ways_and_the_header_says_which(logged_in, people, three_lots):
     b12, b10, sn = three_lots
     client = logged_in(people["reader"])
-    html = client.get("/lots/", {"ordering": "remaining_stock_mg"}).content.decode()
+    html = client.get("/lots/", {"ordering": "remaining"}).content.decode()
     assert ids_in(html) == [b10.human_id, b12.human_id, sn.human_id]  # 1067, 5000, 25000 mg
     header = re.search(r'<th scope="col" class="num" aria-sort="ascending">\s*<a href="([^"]+)"', html)
-    assert header and "ordering=-remaining_stock_mg" in header[1]
-    descending = client.get("/lots/", {"ordering": "-remaining_stock_mg"}).content.decode()
+    assert header and "ordering=-remaining" in header[1]
+    descending = client.get("/lots/", {"ordering": "-remaining"}).content.decode()
     assert ids_in(descending) == [sn.human_id, b12.human_id, b10.human_id]
     by_material = client.get("/lots/", {"ordering": "material__name"}).content.decode()
     assert ids_in(by_material) == [b10.human_id, b12.human_id, sn.human_id]
@@ -104,25 +105,41 @@ def test_htmx_asks_for_the_table_alone(logged_in, people, three_lots):
 
 def test_the_page_of_a_lot_shows_its_stock_ledger_and_what_was_made_from_it(logged_in, people, lab):
     b10 = lab.lot("Na2B10H10", 2000, low_stock_threshold_mg=1500, lot_number="KC-B10-02", purity_percent=98.0)
-    made = lab.lot("NaCrO2", 4800)
-    lab.take(b10, 466.4, used_for="EB-0001")
-    lab.take(b10, 466.4, used_for="IS-0001")
-    lab.take(b10, 12.5, used_for="", kind=StockMovement.Kind.CORRECTION)
-    lab.take(b10, 20.0, used_for=made.human_id)
+    batch = lab.batch_from((b10, 466.4))
+    solution = lab.solution_from((b10, 466.4))
+    lab.correct(b10, 12.5, note="weighing check")
+    lab.correct(b10, 20.0, kind=StockMovement.Kind.DISPOSAL, note="discoloured")
     html = logged_in(people["reader"]).get(f"/lots/{b10.human_id}/").content.decode()
 
     assert f"<h1>{b10.human_id} <span" in html
     stock = html.split('id="stock-heading"')[1].split("</section>")[0]
     assert f"2000.0{NBSP}mg" in stock and f"965.3{NBSP}mg" in stock  # 466.4 + 466.4 + 12.5 + 20
-    assert f"1034.7{NBSP}mg" in stock and "badge-low" in stock  # 2000 − 965.3
+    assert f"1034.7{NBSP}mg" in stock and "badge-low" in stock  # 2000 − 965.3 < 1500
     assert f"98{NBSP}%" in html  # purity as entered
     ledger = html.split('id="ledger-heading"')[1].split("</section>")[0]
-    assert [f"{v}{NBSP}mg" in ledger for v in ("1533.6", "1067.2", "1054.7", "1034.7")] == [True] * 4  # left after
-    assert "inventory correction" in ledger
-    assert f'<a href="/lots/{made.human_id}/">{made.human_id}</a>' in ledger  # labels with pages are links
-    assert "<td>EB-0001</td>" in ledger  # electrolyte batches have no page yet
-    graph = re.search(r'<script id="lot-lineage" type="application/json">(.*?)</script>', html, re.S)[1]
-    assert '"EB-0001"' in graph and '"IS-0001"' in graph and f'"/lots/{made.human_id}/"' in graph
+    left_after = re.findall(r'<td class="num">([^<]+)</td>\s*<td>', ledger)
+    assert left_after == [f"{v}{NBSP}mg" for v in ("1533.6", "1067.2", "1054.7", "1034.7")]
+    assert "inventory correction" in ledger and "disposed of" in ledger and "discoloured" in ledger
+    assert f"<td>{batch.human_id}</td>" in ledger  # electrolyte batches have no page yet
+    # Lineage: the records made from the lot, as a graph and as a list.
+    graph = json.loads(re.search(r'<script id="lot-lineage" type="application/json">(.*?)</script>', html, re.S)[1])
+    assert {(e["source"], e["target"], e["relation"]) for e in graph["edges"]} >= {
+        (b10.human_id, batch.human_id, "precursor"), (b10.human_id, solution.human_id, "salt")}
+    assert next(n for n in graph["nodes"] if n["id"] == b10.human_id)["current"] is True
+    downstream = html.split("What was made from it")[1].split("</table>")[0]
+    assert batch.human_id in downstream and solution.human_id in downstream
+
+
+def test_a_lot_made_in_house_shows_what_it_was_made_from(logged_in, people, lab):
+    cr2o3, na2co3 = lab.lot("Cr2O3", 100_000), lab.lot("Na2CO3", 100_000)
+    nco = lab.lot("NaCrO2", 4800, inputs=[{"lot": cr2o3, "mass_mg": 3552.6}, {"lot": na2co3, "mass_mg": 2477.3}])
+    html = logged_in(people["reader"]).get(f"/lots/{nco.human_id}/").content.decode()
+    upstream = html.split("<h3>Made from</h3>")[1].split("</table>")[0]
+    assert f'<a href="/lots/{cr2o3.human_id}/">{cr2o3.human_id}</a>' in upstream
+    assert f'<a href="/lots/{na2co3.human_id}/">{na2co3.human_id}</a>' in upstream and "made from" in upstream
+    ledger = logged_in(people["reader"]).get(f"/lots/{cr2o3.human_id}/").content.decode().split(
+        'id="ledger-heading"')[1].split("</section>")[0]
+    assert f'<a href="/lots/{nco.human_id}/">{nco.human_id}</a>' in ledger  # labels with pages are links
 
 
 def test_writers_see_edit_controls_and_readers_none(logged_in, people, lab):

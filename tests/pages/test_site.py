@@ -7,7 +7,8 @@ import re
 import pytest
 from django.urls import reverse
 
-from cells.models import Dataset
+from django.utils.html import escape
+
 from eln.models import Project, ProjectMembership
 
 pytestmark = pytest.mark.django_db
@@ -59,14 +60,15 @@ def test_logging_out_is_a_post_and_ends_the_session(logged_in, people):
 
 def test_the_dashboard_shows_running_tests_failed_ingestions_low_stock_and_recent_records(logged_in, people, lab):
     low = lab.lot("Na2B10H10", quantity_mg=2000, low_stock_threshold_mg=1500)
-    lab.take(low, 600, used_for="EB-0001")
+    lab.correct(low, 600)
     cell = lab.half_cell(name="NCO 95:2:3 at 70 MPa")
     run = lab.run(cell)
-    lab.dataset(run, state=Dataset.State.FAILED, message="cell-1.csv, line 12, column 3: not a number: 'x'")
+    failed = lab.failed_dataset(run, "cell-1.csv")
 
     text = logged_in(people["reader"]).get("/").content.decode()
     assert "Running tests" in text and run.human_id in text
-    assert "Failed ingestions" in text and "cell-1.csv, line 12, column 3: not a number: &#x27;x&#x27;" in text
+    failures = text.split("Failed ingestions")[1].split("</section>")[0]
+    assert failed.human_id in failures and escape(failed.message) in failures and "cell-1.csv" in failed.message
     low_stock = text.split("Low stock")[1].split("</section>")[0]
     assert low.human_id in low_stock and "1400.0\u00a0mg" in low_stock  # 2000 − 600, below 1500
     assert f'<a href="/cells/{cell.human_id}/">{cell.human_id}</a>' in text
@@ -103,7 +105,7 @@ def test_the_switcher_refuses_a_project_the_user_is_not_in_and_an_outside_return
 def test_every_script_and_stylesheet_a_page_names_is_served_from_the_site(logged_in, people, lab):
     """The libraries from npm and the site's own files; nothing from elsewhere."""
     lot, cell = lab.lot(), lab.half_cell()
-    lab.take(lot, 10, used_for="EB-0001")
+    lab.batch_from((lot, 10))
     client = logged_in(people["writer"])
     assets = set()
     for url in ("/login/", "/", "/lots/", f"/lots/{lot.human_id}/", "/cells/", f"/cells/{cell.human_id}/"):
@@ -160,7 +162,7 @@ def test_no_template_of_the_pages_has_inline_scripts_styles_or_handlers():
 def test_rendered_pages_have_no_inline_scripts_or_styles(logged_in, people, lab):
     """json_script data blocks are allowed: a policy without inline scripts does not run them."""
     lot, cell = lab.lot(), lab.half_cell()
-    lab.take(lot, 10, used_for="EB-0001")
+    lab.batch_from((lot, 10))
     client = logged_in(people["writer"])
     for url in ("/", "/lots/", f"/lots/{lot.human_id}/", "/cells/", f"/cells/{cell.human_id}/"):
         html = client.get(url).content.decode()

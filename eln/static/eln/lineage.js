@@ -4,9 +4,9 @@
 //   <div class="lineage" data-lineage="lineage-data"></div>
 //   <script id="lineage-data" type="application/json">{"nodes": [...], "edges": [...]}</script>
 //
-// nodes: {"id": "LOT-0001", "label": "LOT-0001 Na2B12H12", "kind": "lot", "url": "/lots/LOT-0001/",
-// "current": true}; edges: {"source": "LOT-0001", "target": "EB-0001"} (from what it was made of
-// to what was made).
+// nodes: {"id": "LOT-0001", "label": "LOT-0001 precursor lot", "kind": "precursor lot",
+// "url": "/lots/LOT-0001/", "current": true}; edges: {"source": "LOT-0001", "target": "EB-0001",
+// "relation": "precursor"} (from what went in to what was made).
 (function () {
   "use strict";
 
@@ -18,7 +18,7 @@
                classes: (n.current ? "current " : "") + (n.url ? "linked" : "") };
     });
     var edges = graph.edges.map(function (e, i) {
-      return { group: "edges", data: { id: "e" + i, source: e.source, target: e.target } };
+      return { group: "edges", data: { id: "e" + i, source: e.source, target: e.target, relation: e.relation || "" } };
     });
     return nodes.concat(edges);
   }
@@ -65,7 +65,8 @@
     { selector: "node.current", style: { "background-color": "#24527a", "color": "#ffffff", "font-weight": "bold" } },
     { selector: "edge", style: {
       "width": 1.5, "line-color": "#7f95a8", "target-arrow-color": "#7f95a8", "target-arrow-shape": "triangle",
-      "curve-style": "bezier" } },
+      "curve-style": "bezier", "label": "data(relation)", "font-size": 9, "color": "#5b6b7a",
+      "text-background-color": "#fbfcfd", "text-background-opacity": 1, "text-background-padding": 2 } },
   ];
 
   function draw(element) {
@@ -75,6 +76,9 @@
     if (!source) return;
     var graph = JSON.parse(source.textContent);
     var positions = layers(graph);
+    // Tall enough for every layer at a readable size (a style property, not an inline style).
+    var depth = new Set(Object.keys(positions).map(function (id) { return positions[id].y; })).size;
+    element.style.height = Math.max(240, depth * 95 + 40) + "px";
     var cy = cytoscape({
       container: element,
       elements: elementsOf(graph),
