@@ -15,7 +15,6 @@ def lab(project, people, django_capture_on_commit_callbacks):
     from django.core.files.base import ContentFile
 
     from analysis.services import raw_file_receive
-    from cells.models import Cell
     from samples import services
 
     writer = people["writer"]
