@@ -50,7 +50,8 @@ PROJECT_DESCRIPTION = (
     "batteries', Energy Storage Materials 2020, doi:10.1016/j.ensm.2019.11.027. Lot numbers, "
     "bottle sizes, dates and the masses the paper does not state are invented for the demo."
 )
-ADMIN_URL = "http://127.0.0.1:8000/admin/"
+SITE_URL = "http://127.0.0.1:8000/"
+ADMIN_URL = SITE_URL + "admin/"
 
 DISC_DIAMETER_MM = 12.0
 DISC_AREA_CM2 = process.disc_area_cm2(DISC_DIAMETER_MM)

@@ -41,7 +41,7 @@ class Command(BaseCommand):
                 token = Token.objects.filter(user=membership.user).first()
                 self.stdout.write(f"  manager: {membership.user.username}"
                                   + (f", API token {token.key}" if token else ""))
-            self.stdout.write(f"  admin: {demo.ADMIN_URL}")
+            self.stdout.write(f"  pages: {demo.SITE_URL}  admin: {demo.ADMIN_URL}")
             return
 
         self.stdout.write(self.style.SUCCESS(f'Loaded the demo project "{records["project"].name}":'))
@@ -56,7 +56,7 @@ class Command(BaseCommand):
         self.stdout.write(f"  {len(datasets):3d} cycling datasets (synthetic, shaped like the paper's cells)")
         user, token = records["user"], records["token"]
         self.stdout.write("")
-        self.stdout.write(f"Log in at {demo.ADMIN_URL}")
+        self.stdout.write(f"Log in at {demo.SITE_URL} (the lab manager's admin: {demo.ADMIN_URL})")
         if records["user_created"]:
             self.stdout.write(f"  username: {user.username}")
             self.stdout.write(f"  password: {password}")
