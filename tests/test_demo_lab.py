@@ -270,7 +270,7 @@ def test_command_output_names_the_login_and_the_token(db):
     text = out.getvalue()
     user = get_user_model().objects.get(username="alice")
     assert user.is_superuser and user.is_staff and user.check_password("s3cret-demo")
-    assert "http://127.0.0.1:8000/admin/" in text
+    assert "Log in at http://127.0.0.1:8000/ " in text  # the pages; the admin is for lab managers
     assert "alice" in text and "s3cret-demo" in text
     assert Token.objects.get(user=user).key in text
     assert ProjectMembership.objects.get(project__name=demo.PROJECT_NAME).user == user
