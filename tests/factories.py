@@ -6,17 +6,21 @@ A factory's related records come from the same project: ``CellFactory(project=p)
 sheets, electrodes, lots and alloy it needs in ``p``. Pass ``user=`` to record who made it.
 """
 import datetime as dt
+import hashlib
+import math
 
 import factory
 from django.contrib.auth import get_user_model
+from django.core.files.uploadedfile import SimpleUploadedFile
 
+from analysis import services as analysis_services
+from analysis.core import synthetic
 from cells import models as cm
 from cells import services as cell_services
 from eln import services as eln_services
 from eln.models import Project, ProjectMembership
 from samples import models as sm
 from samples import services as sample_services
-
 
 
 def material(name: str) -> sm.Material:
@@ -59,8 +63,11 @@ class ProjectFactory(factory.django.DjangoModelFactory):
         return eln_services.project_create(user=manager or UserFactory(), **kwargs)
 
 
-def member(project: Project, user, role: str = ProjectMembership.Role.WRITER) -> ProjectMembership:
-    return ProjectMembership.objects.update_or_create(project=project, user=user, defaults={"role": role})[0]
+def member(project: Project, user, role: str = ProjectMembership.Role.WRITER, *, by=None) -> ProjectMembership:
+    """``user`` made a member of ``project`` in ``role`` (eln.services.project_update)."""
+    rows = [{"user": m.user, "role": m.role} for m in project.memberships.select_related("user") if m.user != user]
+    eln_services.project_update(user=by, project=project, memberships=[*rows, {"user": user, "role": role}])
+    return ProjectMembership.objects.get(project=project, user=user)
 
 
 class MaterialFactory(ServiceFactory):
@@ -263,6 +270,92 @@ class CyclingRunFactory(ServiceFactory):
 def cycler_token(cycler=None, *, label="cycler PC", user=None):
     """(token, key) for a cycler PC."""
     return cell_services.cycler_token_issue(user=user, cycler=cycler or CyclerFactory(), label=label)
+
+
+class CyclerTokenFactory(factory.django.DjangoModelFactory):
+    """A cycler PC's upload token (cells.services.cycler_token_issue); the key, shown once, is
+    on the token as ``key``."""
+
+    class Meta:
+        model = cm.CyclerToken
+
+    cycler = factory.SubFactory(CyclerFactory)
+    label = "cycler PC"
+
+    @classmethod
+    def _create(cls, model_class, *args, user=None, **kwargs):
+        token, key = cell_services.cycler_token_issue(user=user, **kwargs)
+        token.key = key
+        return token
+
+
+class StockCorrectionFactory(factory.django.DjangoModelFactory):
+    """A correction (or disposal) in a holder's ledger (samples.services.stock_correct)."""
+
+    class Meta:
+        model = sm.StockMovement
+
+    holder = factory.SubFactory(LotFactory)
+    quantity = 100.0
+    kind = sm.StockMovement.Kind.CORRECTION
+    note = "weighed again"
+
+    @classmethod
+    def _create(cls, model_class, *args, user=None, **kwargs):
+        return sample_services.stock_correct(user=user, **kwargs)
+
+
+def cycling_file(cycles: int = 2) -> bytes:
+    """A small Battery Data Format CSV of a NaCrO2 half cell at 0.1C (the first cycles of the
+    paper's long-term test: 118.0 mAh/g at 95.2 %, then 117.6 mAh/g at 99.0 %), 20 points a step."""
+    targets = []
+    for number in range(cycles):
+        discharge, efficiency = (118.0, 0.952) if number == 0 else (117.6, 0.990)
+        targets.append(synthetic.CycleTarget(0.1, discharge / efficiency, discharge, 3.05 if number == 0 else 3.035,
+                                             2.955))
+    table = synthetic.generate(synthetic.nacro2_half_cell(), targets, sample_interval_s=math.inf,
+                               min_points_per_step=20).table
+    return synthetic.to_bdf_csv(table)
+
+
+def uploaded_file(name: str, content: bytes) -> SimpleUploadedFile:
+    """A file as the upload API hands it to the service: with its SHA-256."""
+    uploaded = SimpleUploadedFile(name, content)
+    uploaded.sha256 = hashlib.sha256(content).hexdigest()
+    return uploaded
+
+
+class RawFileFactory(factory.django.DjangoModelFactory):
+    """A cycler's file received for a run (analysis.services.raw_file_receive), which makes
+    its dataset; ``ingested=True`` also reads and analyses it, in process."""
+
+    class Meta:
+        model = cm.RawDataFile
+
+    run = factory.SubFactory(CyclingRunFactory)
+    name = factory.Sequence(lambda n: f"cell{n}.bdf.csv")
+    content = factory.LazyFunction(cycling_file)
+    ingested = False
+
+    @classmethod
+    def _create(cls, model_class, *args, run, name, content, ingested=False, user=None, cycler_token=None):
+        received = analysis_services.raw_file_receive(run=run, uploaded=uploaded_file(name, content), user=user,
+                                                      cycler_token=cycler_token)
+        if ingested:
+            analysis_services.ingest(received.dataset.pk, received.raw_file.pk)
+        return received.raw_file
+
+
+class DatasetFactory(RawFileFactory):
+    """The dataset of a received file (see RawFileFactory)."""
+
+    class Meta:
+        model = cm.Dataset
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        raw = super()._create(cm.RawDataFile, *args, **kwargs)
+        return raw.datasets.get()
 
 
 SERVICES = {

@@ -87,7 +87,7 @@ def cycle_data(dataset, request):
 class DatasetViewSet(LabRecordViewSet):
     """The datasets read from the cyclers' files, with what was computed from them."""
 
-    queryset = Dataset.objects.select_related("project", "run", "raw_file__run")
+    queryset = Dataset.objects.select_related("project", "run", "raw_file__run", "raw_file__uploaded_by")
     serializer_class = DatasetSerializer
     filterset_class = filtersets.DatasetFilterSet
     http_method_names = ["get", "head", "options", "delete"]

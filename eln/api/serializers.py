@@ -133,7 +133,8 @@ class ProjectSerializer(serializers.ModelSerializer):
         read_only_fields = ("created_at",)
 
     def get_members(self, project) -> list[dict]:
-        return [{"user": m.user.username, "role": m.role} for m in project.memberships.select_related("user")]
+        # the view prefetches the memberships with their users
+        return [{"user": m.user.username, "role": m.role} for m in project.memberships.all()]
 
     def create(self, validated_data):
         return project_create(user=self.context["request"].user, **validated_data)

@@ -21,7 +21,8 @@ class LabRecordViewSet(viewsets.ModelViewSet):
     ordering_fields = ["created_at", "modified_at", "human_id"]
 
     def get_queryset(self):
-        return visible_records(self.request.user, super().get_queryset())
+        # Every record shows who made and last changed it: one join, not a query per row.
+        return visible_records(self.request.user, super().get_queryset()).select_related("created_by", "modified_by")
 
     def perform_destroy(self, instance):
         record_delete(user=self.request.user, record=instance)

@@ -62,7 +62,8 @@ SHEET_PREFETCH = ("components__lot__material", "loading_discs")
 
 
 class ElectrodeSheetViewSet(LabRecordViewSet):
-    queryset = models.ElectrodeSheet.objects.select_related("project").prefetch_related(*SHEET_PREFETCH)
+    queryset = models.ElectrodeSheet.objects.select_related("project", "slurry_solvent_lot").prefetch_related(
+        *SHEET_PREFETCH)
     serializer_class = serializers.ElectrodeSheetSerializer
     filterset_class = filtersets.ElectrodeSheetFilterSet
 
