@@ -295,7 +295,10 @@ class StockCorrectionFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = sm.StockMovement
 
-    holder = factory.SubFactory(LotFactory)
+    class Params:
+        project = None  # the holder's project (a new one when not given)
+
+    holder = factory.LazyAttribute(lambda o: LotFactory(**({"project": o.project} if o.project else {})))
     quantity = 100.0
     kind = sm.StockMovement.Kind.CORRECTION
     note = "weighed again"
@@ -332,7 +335,10 @@ class RawFileFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = cm.RawDataFile
 
-    run = factory.SubFactory(CyclingRunFactory)
+    class Params:
+        project = None  # the run's project (a new one when not given)
+
+    run = factory.LazyAttribute(lambda o: CyclingRunFactory(**({"project": o.project} if o.project else {})))
     name = factory.Sequence(lambda n: f"cell{n}.bdf.csv")
     content = factory.LazyFunction(cycling_file)
     ingested = False

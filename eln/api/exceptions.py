@@ -6,9 +6,25 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from eln.services import SPECS
+
+
+def _record_of(obj):
+    """The record a child row belongs to (a cell for its part, a batch for its input), or None."""
+    for spec in SPECS.values():
+        for child in spec.children.values():
+            if isinstance(obj, child.model):
+                return getattr(obj, child.parent_field)
+    return None
+
 
 def _describe(objects) -> list[str]:
-    return sorted({str(obj) for obj in objects})[:20]
+    """Each dependent as a person finds it: a child row by its record, e.g. "CELL-0001 (positive: EL-0004)"."""
+    described = set()
+    for obj in objects:
+        record = _record_of(obj)
+        described.add(f"{record} ({obj})" if record is not None else str(obj))
+    return sorted(described)[:20]
 
 
 def exception_handler(exc, context):
