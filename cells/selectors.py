@@ -127,6 +127,8 @@ MADE_FROM = [
     (Dataset, "run", CyclingRun, "measured in"),
 ]
 MAX_LEVELS = 12
+# What a record's label (str) reads beyond the record: fetched with it, not once per record.
+LABEL_NEEDS = {sm.PrecursorLot: ("material",)}
 
 
 def _walk(record, *, downstream: bool) -> list[tuple]:
@@ -168,7 +170,7 @@ def record_lineage(record: LabRecord) -> Lineage:
     wanted[type(record)].add(record.pk)
     objects = {}
     for model, pks in wanted.items():
-        for obj in model.objects.filter(pk__in=pks).select_related("project"):
+        for obj in model.objects.filter(pk__in=pks).select_related("project", *LABEL_NEEDS.get(model, ())):
             objects[(model, obj.pk)] = obj
     upstream, downstream = [], []
     for direction, (input_model, input_pk, made_model, made_pk, relation) in raw:

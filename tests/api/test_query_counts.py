@@ -75,8 +75,9 @@ def build_projects(n, user):
 
 
 def build_materials(n, user):
-    seed = f.MaterialFactory(user=user, kind=sm.Material.Kind.CATHODE_ACTIVE, density_g_cm3=4.4, molar_mass_g_mol=106.98,
-                             electrons_per_formula_unit=0.5, reference_specific_capacity_mah_g=120.0)
+    seed = f.MaterialFactory(user=user, kind=sm.Material.Kind.CATHODE_ACTIVE, density_g_cm3=4.4,
+                             molar_mass_g_mol=106.98, electrons_per_formula_unit=0.5,
+                             reference_specific_capacity_mah_g=120.0)
     copies(seed, n - 1, vary=_unique("name", "material "))
     total = sm.Material.objects.count()
     return (Endpoints().add("materials/", f"{API}materials/{WHOLE}", results=total)
@@ -271,6 +272,19 @@ def build_cell_metrics(n, user):
     return Endpoints().add("cells/{id}/metrics/", f"{API}cells/{cell.human_id}/metrics/")
 
 
+def build_lineage(n, user):
+    project = _project(user)
+    made_from = _lots(project, "Cr2O3", n)
+    seed = f.LotFactory(user=user, project=project, material=f.material("NaCrO2"),
+                        inputs=[{"lot": made_from[0], "mass_mg": 10.0}])
+    more_rows(seed, "inputs", n, vary=lambda row, i: setattr(row, "lot_id", made_from[i].pk))
+    sheet = f.ElectrodeSheetFactory(user=user, project=project, components=[
+        {"lot": seed, "role": "active", "mass_fraction_percent": 95},
+        *f.sheet_components(project)[1:]])
+    copies(f.ElectrodeFactory(user=user, project=project, sheet=sheet), n - 1)
+    return Endpoints().add("lineage/{id}/", f"{API}lineage/{seed.human_id}/", upstream=n, downstream=n + 1)
+
+
 BUILDERS = {
     "projects": build_projects, "materials": build_materials, "cyclers": build_cyclers,
     "channels": build_channels, "lots": build_lots, "stock-movements": build_stock_movements,
@@ -278,7 +292,7 @@ BUILDERS = {
     "alloy-batches": build_alloy_batches, "electrode-sheets": build_electrode_sheets,
     "electrodes": build_electrodes, "infiltration-runs": build_infiltration_runs, "protocols": build_protocols,
     "cells": build_cells, "cycling-runs": build_cycling_runs, "raw-files": build_raw_files,
-    "datasets": build_datasets, "cells/{id}/metrics": build_cell_metrics,
+    "datasets": build_datasets, "cells/{id}/metrics": build_cell_metrics, "lineage": build_lineage,
 }
 
 
@@ -295,7 +309,7 @@ ENDPOINTS = [
     "electrode-sheets/{id}/", "electrodes/", "electrodes/{id}/", "infiltration-runs/", "infiltration-runs/{id}/",
     "protocols/", "protocols/{id}/", "cells/", "cells/{id}/", "cells/{id}/metrics/", "cycling-runs/",
     "cycling-runs/{id}/", "raw-files/", "raw-files/{id}/", "raw-files/{id}/download/", "datasets/",
-    "datasets/{id}/", "datasets/{id}/cycles/", "datasets/{id}/status/", "datasets/{id}/data/",
+    "datasets/{id}/", "datasets/{id}/cycles/", "datasets/{id}/status/", "datasets/{id}/data/", "lineage/{id}/",
 ]
 
 

@@ -98,7 +98,7 @@ RECORD_TYPES = [
         update={"reference_specific_capacity_mah_g": 112.0},
         dependent=lambda material: f.LotFactory(material=material),
         invalid=lambda lab: {"name": "NVP", "kind": "cathode_active", "density_g_cm3": -3.2}, field="density_g_cm3",
-        message="Ensure this value is greater than or equal to 0.",
+        message="Ensure this value is at least 1e-09 g/cm³.",
     ),
     RecordType(
         "cyclers", f.CyclerFactory, access="lab",
@@ -160,7 +160,8 @@ RECORD_TYPES = [
         invalid=lambda lab: {"product": "Na4(B12H12)(B10H10)", "solvent_lot": lot(lab, "Isopropanol"),
                              "solvent_volume_ml": 10.0, "inputs": [{"lot": lot(lab, "Na"), "mass_mg": 100.0}]},
         field="inputs",
-        message="{inputs[0][lot]} is Na (metal (counter/reference electrode)); a salt must be electrolyte precursor.",
+        message="{inputs[0][lot]} is Na, a metal (counter/reference electrode); a salt must be an electrolyte "
+                "precursor.",
     ),
     RecordType(
         "alloy-batches", f.AlloyBatchFactory, takes_stock=True,
@@ -237,13 +238,15 @@ RECORD_TYPES = [
                             "separator_mass_mg": 55.0, "stack_pressure_mpa": 70.0, "lower_cutoff_v": 2.1,
                             "upper_cutoff_v": 3.35,
                             "parts": [{"role": "positive", "electrode": label(f.ElectrodeFactory(project=lab.project))},
-                                      {"role": "negative", "alloy_batch": label(f.AlloyBatchFactory(project=lab.project)),
+                                      {"role": "negative",
+                                       "alloy_batch": label(f.AlloyBatchFactory(project=lab.project)),
                                        "mass_mg": 40.0, "description": "Na-Sn 3:1 powder"}]},
         update={"stack_pressure_mpa": 3.0},
         dependent=lambda cell: f.CyclingRunFactory(project=cell.project, cell=cell),
         invalid=lambda lab: {"kind": "full", "parts": [
             {"role": role, "electrode": label(f.ElectrodeFactory(project=lab.project, mass_mg=6.23, sheet=sheet))}
-            for sheet in [f.ElectrodeSheetFactory(project=lab.project, tin=True)] for role in ("positive", "negative")]},
+            for sheet in [f.ElectrodeSheetFactory(project=lab.project, tin=True)]
+            for role in ("positive", "negative")]},
         field="parts",
         message="{parts[0][electrode]} is a Sn electrode (anode active material); the positive electrode of this "
                 "full cell (NaCrO2 | Sn) is of a cathode active material.",
@@ -365,7 +368,8 @@ def test_update_is_shown_and_kept_in_the_history(api, lab, kind):
     stored = type(record).objects.get(pk=record.pk)
     newest = record.history.order_by("-history_date", "-history_id").first()
     assert (newest.history_type, newest.history_user) == ("~", who)
-    assert {name: getattr(newest, name) for name in kind.update} == {name: getattr(stored, name) for name in kind.update}
+    assert {name: getattr(newest, name) for name in kind.update} == {
+        name: getattr(stored, name) for name in kind.update}
     assert {name: getattr(newest.prev_record, name) for name in kind.update} == {
         name: getattr(record, name) for name in kind.update}
 
