@@ -5,7 +5,7 @@ the record), and the number pinned in tests/query_counts.json.
 A changed count fails with the old and the new number. When the change is intended (a field
 that needs one more query, a query saved), rewrite the file and commit it with the change:
 
-    ELN_UPDATE_QUERY_COUNTS=1 ./scripts/test tests/api/test_query_counts.py
+    ELN_UPDATE_QUERY_COUNTS=1 ./scripts/test tests/api/test_api_query_counts.py
 
 Each endpoint's data is one record made through its factory and bulk copies of it
 (tests/bulk.py); lists are read whole (``limit=1000``), so every row is serialized.
