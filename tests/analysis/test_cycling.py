@@ -76,17 +76,21 @@ def test_trapezoid_capacity_and_energy_of_three_points_by_hand():
     assert steps.mean_voltage_v[0] == pytest.approx(3.9 / 1.25)
 
 
-def test_discharge_capacity_is_positive_and_the_gap_between_steps_is_split_at_its_midpoint():
-    # rest rows at 0, 10 s; discharge rows at 20, 30 s (-2 mA): the 10 s gap between the
-    # steps is shared, 5 s each, so the discharge owns 5 + 10 = 15 s at 2 mA = 30 mA·s.
+def test_the_interval_before_a_steps_first_row_belongs_to_that_step_at_its_current():
+    # rest rows at 0, 10 s; discharge rows at 20, 30 s (-2 mA). The interval 10-20 s ends at the
+    # discharge's first row: the cycler counts it "since the previous record", so it is the
+    # discharge's, at that row's 2 mA (sample and hold): 10 s + 10 s inside = 40 mA·s.
     steps = detect_steps([0.0, 10.0, 20.0, 30.0], [0.0, 0.0, -2.0, -2.0], [3.0, 3.0, 2.9, 2.8])
     assert list(steps.kind) == ["rest", "discharge"]
-    assert steps.capacity_mah[1] == pytest.approx(30.0 / 3600.0)
-    assert steps.duration_s.tolist() == [10.0 + 5.0, 5.0 + 10.0]
+    assert steps.capacity_mah[1] == pytest.approx(40.0 / 3600.0)
+    assert steps.duration_s.tolist() == [10.0, 20.0]
     assert steps.mean_current_ma[1] == pytest.approx(-2.0)
-    # summed over the steps, exactly the trapezoid integral of the whole table
-    assert steps.capacity_mah.sum() == pytest.approx(
-        trapezoid(np.abs([0.0, 0.0, -2.0, -2.0]), [0.0, 10.0, 20.0, 30.0]) / 3600.0)
+    # ∫V|I|dt: 2.9 V·2 mA·10 s held, then the trapezoid (2.9·2 + 2.8·2)/2·10 s
+    assert steps.energy_mwh[1] == pytest.approx((58.0 + 57.0) / 3600.0)
+    # a rest after the discharge written long after its last row adds nothing to it
+    late = detect_steps([0.0, 10.0, 20.0, 620.0], [-2.0, -2.0, -2.0, 0.0], [3.0, 2.9, 2.8, 2.9])
+    assert late.capacity_mah[0] == pytest.approx(40.0 / 3600.0)
+    assert late.capacity_mah[1] == 0.0 and late.duration_s[1] == 600.0
 
 
 def test_typical_current_and_noise_estimates():
@@ -168,15 +172,14 @@ def test_a_noise_blip_or_a_pulse_does_not_split_a_half_cycle():
     result = run(columns)
     kinds = list(result.steps.kind)
     assert kinds[:5] == ["charge", "rest", "discharge", "rest", "charge"]
-    assert list(result.cycles.role)[:5] == ["in", "rest", "minor", "rest", "in"]
+    assert list(result.cycles.role)[:5] == ["in", "rest", "pulse", "rest", "in"]
     assert col(result.summary, "cycle_number") == [1, 2]
-    # the two charge parts are one half cycle; the blip still counts as discharge capacity
+    assert col(result.summary, "n_pulses") == [1, 0]
+    # the two charge parts are one half cycle; the blip is a pulse of its own, not discharge
     assert col(result.summary, "charge_capacity_mah")[0] == pytest.approx(1.0)
-    blip_mah = 0.5 * 10.0 / 3600.0  # its row owns half of each 10 s interval around it
-    assert col(result.summary, "discharge_capacity_mah")[0] == pytest.approx(1.0 + blip_mah)
-    # without the minimum half-cycle capacity the blip would end cycle 1
-    steps = result.steps
-    naive = assign_cycles(steps, "charge", min_half_cycle_mah=0.0)
+    assert col(result.summary, "discharge_capacity_mah")[0] == pytest.approx(1.0)
+    # were nothing a pulse, the blip would end cycle 1
+    naive = assign_cycles(result.steps, "charge", max_pulse_s=0.0)
     assert naive.cycle.max() == 3
 
 
@@ -581,11 +584,20 @@ def test_landt_bdf_file_cuts_where_the_cycler_changed_step(shared_data):
                                - frame["test_time_second"].iloc[2881]) / 3600.0, rel_tol=1e-3)
 
 
-def test_a_file_with_only_small_pulses_has_no_cycles():
-    """An impedance or pulse file: steps, but no half cycle large enough to count."""
-    time_s = np.arange(12, dtype=float) * 10
-    current_ma = np.array([0, 0, 0.1, 0.1, 0, 0, -0.1, -0.1, 0, 0, 0, 0])
-    voltage_v = np.full(12, 3.0)
+def test_pulses_are_short_against_the_longest_burst_not_against_the_cells_mass():
+    """20-s bursts are pulses beside hour-long half cycles (here given as the longest burst seen
+    so far, as the incremental update does); alone in a file they are its half cycles."""
+    time_s = np.arange(40, dtype=float) * 10
+    current_ma = np.zeros(40)
+    current_ma[[10, 11]] = 0.1
+    current_ma[[25, 26]] = -0.1
+    voltage_v = np.full(40, 3.0)
     steps = cycling.detect_steps(time_s, current_ma, voltage_v, rest_current_ma=0.01)
-    cycles = cycling.assign_cycles(steps, "charge", min_half_cycle_mah=1.0)
-    assert (cycles.cycle == 0).all() and (cycles.half_cycle == -1).all()
+    cycles = cycling.assign_cycles(steps, "charge", reference_burst_s=3600.0)
+    assert (cycles.cycle == 0).all()
+    assert list(cycles.role) == ["rest", "pulse", "rest", "pulse", "rest"]
+    assert cycles.half_cycle.tolist() == [-1, 0, -1, 1, -1]
+    assert cycles.half_cycle_is_pulse.tolist() == [True, True]
+    alone = cycling.assign_cycles(steps, "charge")
+    assert list(alone.role) == ["rest", "in", "rest", "out", "rest"]
+    assert alone.cycle.tolist() == [1, 1, 1, 1, 1]

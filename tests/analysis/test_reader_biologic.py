@@ -21,15 +21,21 @@ PEIS_MPR = "biologic_mpr/peis.mpr"
 PEIS_MPT = "biologic_mpt/peis.mpt"
 COMMA_MPT = "biologic_mpt/gcpl.issue_149.mpt"
 
-ALL_GCPL = ["test_time_s", "current_ma", "voltage_v", "step_index", "cycle_index", "ewe_v", "ece_v",
-            "charge_capacity_mah", "discharge_capacity_mah", "charge_energy_mwh",
-            "discharge_energy_mwh"]
+# A three-electrode GCPL: EC-Lab's energies are the working electrode's (and, in the text
+# export, the counter electrode's); the cell's energy counters are not in the files.
+GCPL_MPR_COLUMNS = ["test_time_s", "current_ma", "voltage_v", "step_index", "cycle_index", "ewe_v",
+                    "ece_v", "charge_capacity_mah", "discharge_capacity_mah",
+                    "ewe_charge_energy_mwh", "ewe_discharge_energy_mwh"]
+ALL_GCPL = GCPL_MPR_COLUMNS + ["ece_charge_energy_mwh", "ece_discharge_energy_mwh"]
 PEIS_COLUMNS = ["test_time_s", "current_ma", "voltage_v", "cycle_index", "ewe_v", "ece_v"]
-COMMA_COLUMNS = [c for c in ALL_GCPL if c != "ece_v"]
+# two-electrode: Ewe is the cell voltage and EC-Lab's energies are the cell's
+COMMA_COLUMNS = ["test_time_s", "current_ma", "voltage_v", "step_index", "cycle_index", "ewe_v",
+                 "charge_capacity_mah", "discharge_capacity_mah", "charge_energy_mwh",
+                 "discharge_energy_mwh"]
 
 FILES = [
     # (file, reader, rows, canonical columns)
-    (GCPL_MPR, MPR_READER, 2767, ALL_GCPL),
+    (GCPL_MPR, MPR_READER, 2767, GCPL_MPR_COLUMNS),
     (GCPL_MPT, MPT_READER, 2767, ALL_GCPL),
     (PEIS_MPR, MPR_READER, 32, PEIS_COLUMNS),
     (PEIS_MPT, MPT_READER, 32, PEIS_COLUMNS),
@@ -113,7 +119,8 @@ def test_every_shared_file_reads(shared_data, name, reader, rows, columns):
 @pytest.mark.parametrize("mpr,mpt", [(GCPL_MPR, GCPL_MPT), (PEIS_MPR, PEIS_MPT)])
 def test_mpr_and_mpt_of_one_run_agree(shared_data, mpr, mpt):
     binary, text = read(shared_data, mpr), read(shared_data, mpt)
-    assert binary.table.column_names == text.table.column_names
+    # the text export adds derived columns (here the counter electrode's energies)
+    assert set(binary.table.column_names) <= set(text.table.column_names)
     for name in binary.table.column_names:
         a, b = col(binary, name), col(text, name)
         if pa.types.is_integer(binary.table.schema.field(name).type):
@@ -203,15 +210,36 @@ def test_capacity_counters_are_ec_lab_q_charge_and_q_discharge(shared_data):
     assert (col(result, "discharge_capacity_mah")[q > 0] == 0).all()
 
 
-def test_energy_in_mwh_and_voltage_is_ewe_minus_ece(shared_data):
+def test_three_electrode_energies_keep_their_electrode_and_voltage_is_ewe_minus_ece(shared_data):
+    """EC-Lab's ``Energy we charge`` is ∫|Ewe|·|I|dt, the working electrode's, not the cell's;
+    it is kept under its own name, and the cell's counters (``Energy we-ce``, which this export
+    never filled in) are absent, so the analysis integrates (Ewe - Ece)·|I|."""
     result, raw = read(shared_data, GCPL_MPT), raw_mpt(shared_data, GCPL_MPT, 80)
-    np.testing.assert_allclose(col(result, "charge_energy_mwh"),
+    np.testing.assert_allclose(col(result, "ewe_charge_energy_mwh"),
                                1000 * raw["Energy we charge/W.h"].to_numpy(), rtol=1e-12)
-    np.testing.assert_allclose(col(result, "discharge_energy_mwh"),
+    np.testing.assert_allclose(col(result, "ewe_discharge_energy_mwh"),
                                1000 * raw["Energy we discharge/W.h"].to_numpy(), rtol=1e-12)
+    np.testing.assert_allclose(col(result, "ece_charge_energy_mwh"),
+                               1000 * raw["Energy ce charge/W.h"].to_numpy(), rtol=1e-12)
+    assert "charge_energy_mwh" not in result.table.column_names
+    assert result.metadata["ignored_columns"] == {
+        "Energy we-ce charge/W.h": "zero throughout while current flows",
+        "Energy we-ce discharge/W.h": "zero throughout while current flows"}
+    # the working electrode's counter is ∫|Ewe|·|I|dt over the first charge
+    first = (col(result, "cycle_index") == 0) & (col(result, "current_ma") > 0.01)
+    t, i, ewe = col(result, "test_time_s"), col(result, "current_ma"), col(result, "ewe_v")
+    dt = np.diff(t, prepend=t[0])
+    assert np.sum(np.abs(ewe * i * dt)[first]) / 3600 == pytest.approx(
+        col(result, "ewe_charge_energy_mwh")[first].max(), rel=1e-3)
     np.testing.assert_allclose(col(result, "voltage_v"), raw["Ewe-Ece/V"].to_numpy(), atol=2e-7)
     assert not np.allclose(col(result, "voltage_v"), col(result, "ewe_v"), atol=1e-3)
     assert result.metadata["voltage_source"] == "Ewe/V - Ece/V"
+
+
+def test_two_electrode_energies_are_the_cells(shared_data):
+    result = read(shared_data, COMMA_MPT)
+    assert result.metadata["energy_sources"] == {"charge_energy_mwh": "Energy charge/W.h",
+                                                 "discharge_energy_mwh": "Energy discharge/W.h"}
 
 
 # --- decimal comma --------------------------------------------------------------------------------

@@ -31,12 +31,42 @@ CANONICAL_COLUMNS: dict[str, tuple[pa.DataType, str]] = {
     "ece_v": (pa.float64(), "counter electrode vs reference, V"),
     "charge_capacity_mah": (pa.float64(), "the cycler's charge capacity counter, mAh"),
     "discharge_capacity_mah": (pa.float64(), "the cycler's discharge capacity counter, mAh"),
-    "charge_energy_mwh": (pa.float64(), "the cycler's charge energy counter, mWh"),
-    "discharge_energy_mwh": (pa.float64(), "the cycler's discharge energy counter, mWh"),
+    "charge_energy_mwh": (pa.float64(), "the cycler's charge energy counter (the cell's, "
+                                        "Ewe - Ece, in a three-electrode file), mWh"),
+    "discharge_energy_mwh": (pa.float64(), "the cycler's discharge energy counter (the cell's, "
+                                           "Ewe - Ece, in a three-electrode file), mWh"),
+    "ewe_charge_energy_mwh": (pa.float64(), "the working electrode's charge energy counter "
+                                            "(three-electrode file), mWh"),
+    "ewe_discharge_energy_mwh": (pa.float64(), "the working electrode's discharge energy counter, "
+                                               "mWh"),
+    "ece_charge_energy_mwh": (pa.float64(), "the counter electrode's charge energy counter, mWh"),
+    "ece_discharge_energy_mwh": (pa.float64(), "the counter electrode's discharge energy counter, "
+                                               "mWh"),
     "temperature_c": (pa.float64(), "cell or chamber temperature, °C"),
     "timestamp": (pa.timestamp("us"), "wall-clock time of the point as the cycler wrote it"),
 }
 REQUIRED_COLUMNS = ("test_time_s", "current_ma", "voltage_v")
+
+#: Field metadata of ``current_ma`` saying what one row's current stands for. Absent: the
+#: current at the moment of the row. ``INTERVAL_MEAN``: the mean current since the previous
+#: row (EC-Lab's ``<I>``, or a current derived from ``dq``), which the analysis then holds over
+#: that whole interval.
+CURRENT_MEANING_KEY = b"eln.current"
+INTERVAL_MEAN = b"mean since the previous row"
+
+
+def with_interval_mean_current(table: pa.Table) -> pa.Table:
+    """The table with ``current_ma`` marked as the mean current since the previous row."""
+    index = table.schema.get_field_index("current_ma")
+    field = table.schema.field(index).with_metadata({CURRENT_MEANING_KEY: INTERVAL_MEAN})
+    return table.cast(table.schema.set(index, field))
+
+
+def current_is_interval_mean(table: pa.Table) -> bool:
+    if "current_ma" not in table.column_names:
+        return False
+    metadata = table.schema.field("current_ma").metadata or {}
+    return metadata.get(CURRENT_MEANING_KEY) == INTERVAL_MEAN
 
 
 class ReaderError(ValueError):

@@ -35,8 +35,14 @@ one run give the same table):
     exported ``Q charge/mA.h`` / ``Q discharge/mA.h`` columns, which are used when the signed
     column is absent.
 ``charge_energy_mwh`` / ``discharge_energy_mwh``
-    ``Energy charge/W.h`` / ``Energy discharge/W.h`` x 1000 (``Energy we charge/W.h`` in a
-    three-electrode export: note it is the working-electrode energy, from Ewe, not Ewe - Ece).
+    The cell's energy counters x 1000: ``Energy we-ce charge/W.h`` / ``Energy we-ce
+    discharge/W.h`` where the export has them; in a two-electrode file (no Ece) ``Energy
+    charge/W.h`` (``Energy we charge/W.h`` since EC-Lab 11.62), Ewe being the cell voltage.
+    With a counter electrode recorded, ``Energy (we) charge`` is the working electrode's
+    (∫|Ewe|·|I|dt) and goes to ``ewe_charge_energy_mwh`` / ``ewe_discharge_energy_mwh``,
+    ``Energy ce charge`` to ``ece_charge_energy_mwh`` / ``ece_discharge_energy_mwh``; the cell's
+    counters are then absent unless the file has them (an .mpr has none), and the analysis
+    integrates (Ewe - Ece)·|I|.
 ``temperature_c``
     ``Temperature/°C`` (.mpt only; no .mpr column ID for it is known).
 
@@ -60,7 +66,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from .. import ReaderError, canonical_table
+from .. import ReaderError, canonical_table, with_interval_mean_current
 
 
 
@@ -96,8 +102,17 @@ _ECELL = ("Ecell/V", "<Ecell>/V")
 _Q_SIGNED = ("Q charge/discharge/mA.h",)
 _Q_CHARGE = ("Q charge/mA.h",)
 _Q_DISCHARGE = ("Q discharge/mA.h",)
-_E_CHARGE = ("Energy charge/W.h", "Energy we charge/W.h")
-_E_DISCHARGE = ("Energy discharge/W.h", "Energy we discharge/W.h")
+# EC-Lab's energies: ``Energy charge`` (renamed ``Energy we charge`` in EC-Lab 11.62) is the
+# working electrode's, ∫|Ewe|·|I|dt; ``Energy ce charge`` the counter electrode's; ``Energy
+# we-ce charge`` (a derived column of the text export) the cell's.
+_E_CELL_CHARGE = ("Energy we-ce charge/W.h",)
+_E_CELL_DISCHARGE = ("Energy we-ce discharge/W.h",)
+_E_WE_CHARGE = ("Energy charge/W.h", "Energy we charge/W.h")
+_E_WE_DISCHARGE = ("Energy discharge/W.h", "Energy we discharge/W.h")
+_E_CE_CHARGE = ("Energy ce charge/W.h",)
+_E_CE_DISCHARGE = ("Energy ce discharge/W.h",)
+_ENERGIES = (_E_CELL_CHARGE + _E_CELL_DISCHARGE + _E_WE_CHARGE + _E_WE_DISCHARGE + _E_CE_CHARGE
+             + _E_CE_DISCHARGE)
 _TEMPERATURE = ("Temperature/°C", "Temperature/C")
 _IMPEDANCE = {
     "freq/Hz": "freq_hz",
@@ -109,7 +124,7 @@ _IMPEDANCE = {
 # Every source column the mapping may read (the .mpt reader converts only these).
 _USED_COLUMNS = (
     _TIME + _CURRENT + _DQ + _EWE + _ECE + _ECELL + ("Ns", "cycle number", "half cycle")
-    + _Q_SIGNED + _Q_CHARGE + _Q_DISCHARGE + _E_CHARGE + _E_DISCHARGE + _TEMPERATURE
+    + _Q_SIGNED + _Q_CHARGE + _Q_DISCHARGE + _ENERGIES + _TEMPERATURE
     + tuple(_IMPEDANCE)
 )
 
@@ -213,12 +228,29 @@ def _canonical(columns: dict[str, np.ndarray], file: str, *,
             out["charge_capacity_mah"] = np.asarray(qc, np.float64)
         if qd is not None:
             out["discharge_capacity_mah"] = np.asarray(qd, np.float64)
-    _, ec = _first(columns, _E_CHARGE)
-    _, ed = _first(columns, _E_DISCHARGE)
-    if ec is not None:
-        out["charge_energy_mwh"] = np.asarray(ec, np.float64) * 1000.0
-    if ed is not None:
-        out["discharge_energy_mwh"] = np.asarray(ed, np.float64) * 1000.0
+    # The canonical energy counters are the cell's (Ewe - Ece); with a counter electrode
+    # recorded, EC-Lab's plain energies are the working electrode's and keep names of their own.
+    three_electrode = ece is not None
+    energies = {
+        "charge_energy_mwh": _E_CELL_CHARGE if three_electrode else _E_CELL_CHARGE + _E_WE_CHARGE,
+        "discharge_energy_mwh": (_E_CELL_DISCHARGE if three_electrode
+                                 else _E_CELL_DISCHARGE + _E_WE_DISCHARGE),
+    }
+    if three_electrode:
+        energies.update(ewe_charge_energy_mwh=_E_WE_CHARGE, ewe_discharge_energy_mwh=_E_WE_DISCHARGE,
+                        ece_charge_energy_mwh=_E_CE_CHARGE, ece_discharge_energy_mwh=_E_CE_DISCHARGE)
+    current_flows = bool(np.nanmax(np.abs(out["current_ma"]), initial=0.0) > 0.0)
+    for canonical, sources in energies.items():
+        # EC-Lab's text export can carry a derived energy column it never filled in
+        found = {name: np.asarray(columns[name], np.float64) for name in sources if name in columns}
+        for name, values in list(found.items()):
+            if current_flows and not np.any(np.nan_to_num(values) != 0.0):
+                meta.setdefault("ignored_columns", {})[name] = "zero throughout while current flows"
+                del found[name]
+        if found:
+            source = next(iter(found))
+            out[canonical] = found[source] * 1000.0
+            meta.setdefault("energy_sources", {})[canonical] = source
     _, temperature = _first(columns, _TEMPERATURE)
     if temperature is not None:
         out["temperature_c"] = np.asarray(temperature, np.float64)
@@ -234,7 +266,11 @@ def _canonical(columns: dict[str, np.ndarray], file: str, *,
                       for v in np.asarray(columns[src], np.float64)[keep]]
                 for src, key in _IMPEDANCE.items() if src in columns
             }
-    return canonical_table(out, file=file), meta
+    table = canonical_table(out, file=file)
+    if meta["current_source"] != "I/mA":
+        # <I> (and dq / Δt) is the mean current since the previous point
+        table = with_interval_mean_current(table)
+    return table, meta
 
 
 def _technique_fields(short: str | None, long_name: str | None) -> dict[str, Any]:
