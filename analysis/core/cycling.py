@@ -168,7 +168,8 @@ def _fill_forward(values: np.ndarray, leading: float | None = None) -> np.ndarra
 
 
 def _fill_voltage(voltage_v: np.ndarray) -> np.ndarray:
-    return _fill_forward(voltage_v)
+    """Missing or non-finite voltages hold the previous row's value."""
+    return _fill_forward(np.where(np.isfinite(voltage_v), voltage_v, np.nan))
 
 
 def _run_starts(key: np.ndarray) -> np.ndarray:
@@ -210,7 +211,8 @@ class StepTable:
     whether the cycler's step number changes right after the step's last row. Quality inputs:
     ``largest_gap_s`` and ``largest_gap_start_s`` (the longest interval between two of its rows),
     ``boundary_gap_s`` (the interval before its first row) and ``uncredited_s`` (the part of
-    it not credited), ``backwards_s`` (total time going backwards), ``missing_rows``.
+    it not credited), ``backwards_s`` (total time going backwards), ``missing_rows``;
+    ``starts_at_setpoint``: the step begins where the current jumped to a new set point.
     ``params`` records the thresholds used (``rest_current_ma`` among them).
     """
 
@@ -237,6 +239,7 @@ class StepTable:
     uncredited_s: np.ndarray
     backwards_s: np.ndarray
     missing_rows: np.ndarray
+    starts_at_setpoint: np.ndarray
     params: dict = dataclasses.field(default_factory=dict)
 
     _ARRAYS = ("kind_code", "start_row", "end_row", "start_time_s", "end_time_s", "duration_s",
@@ -244,7 +247,8 @@ class StepTable:
                "end_voltage_v", "integral_capacity_mah", "integral_energy_mwh",
                "counter_capacity_mah", "counter_energy_mwh", "cycler_step",
                "ends_at_cycler_step_change", "largest_gap_s", "largest_gap_start_s",
-               "boundary_gap_s", "uncredited_s", "backwards_s", "missing_rows")
+               "boundary_gap_s", "uncredited_s", "backwards_s", "missing_rows",
+               "starts_at_setpoint")
 
     def __len__(self) -> int:
         return int(self.kind_code.size)
@@ -382,7 +386,7 @@ def detect_steps(time_s: Any, current_ma: Any, voltage_v: Any, *, step_index: An
         raise ValueError("time_s has missing values")
     missing = ~np.isfinite(i_raw) | ~np.isfinite(v_raw)
     i = _fill_forward(np.where(np.isfinite(i_raw), i_raw, np.nan), leading=0.0)
-    v = _fill_forward(np.where(np.isfinite(v_raw), v_raw, np.nan))
+    v = _fill_voltage(v_raw)
     steps_of_cycler = None
     if step_index is not None:
         steps_of_cycler = _fill_forward(_as_float_array(step_index, "step_index"), leading=-1.0)
@@ -419,7 +423,7 @@ def detect_steps(time_s: Any, current_ma: Any, voltage_v: Any, *, step_index: An
         empty_i, empty_f = np.zeros(0, np.int64), np.zeros(0)
         return StepTable(np.zeros(0, np.int8), empty_i, empty_i.copy(), *([empty_f] * 12),
                          empty_i.copy(), np.zeros(0, bool), *([empty_f] * 5),
-                         empty_i.copy(), params=params)
+                         empty_i.copy(), np.zeros(0, bool), params=params)
 
     abs_i = np.abs(i)
     sign = (i > threshold).astype(np.int8) - (i < -threshold).astype(np.int8)
@@ -484,9 +488,11 @@ def detect_steps(time_s: Any, current_ma: Any, voltage_v: Any, *, step_index: An
     cycler_change = np.zeros(n - 1, dtype=bool)
     if steps_of_cycler is not None:
         cycler_change = steps_of_cycler[1:] != steps_of_cycler[:-1]
+    # CC into CV (or back) is one continuous current: the trapezoid, even across the cycler's
+    # step change; every other step change is held
     is_cv = code >= CV_CHARGE
     gradual = (direction[1:] == direction[:-1]) & (direction[1:] != 0) & (is_cv[1:] | is_cv[:-1])
-    hold = (new_step & ~gradual) | cycler_change | bool(current_is_interval_mean)
+    hold = ((new_step | cycler_change) & ~gradual) | bool(current_is_interval_mean)
     owner = step_of_row[1:]  # the interval before row k+1 belongs to row k+1's step
 
     internal = ~new_step & (dt > 0)
@@ -575,6 +581,7 @@ def detect_steps(time_s: Any, current_ma: Any, voltage_v: Any, *, step_index: An
         integral_capacity_mah=integral_q, integral_energy_mwh=integral_e,
         counter_capacity_mah=counter_q, counter_energy_mwh=counter_e,
         cycler_step=cycler_step.astype(np.int64), ends_at_cycler_step_change=ends_at_change,
+        starts_at_setpoint=split[start],
         largest_gap_s=largest_gap, largest_gap_start_s=largest_gap_start,
         boundary_gap_s=boundary_gap, uncredited_s=capped,
         backwards_s=np.bincount(owner, weights=backwards, minlength=n_steps),
@@ -662,7 +669,8 @@ def assign_cycles(steps: StepTable, first_half_cycle: str = "charge", *,
     """Number the cycles: a cycle is an in→out pair of half cycles. Nothing here depends on
     the cell's mass.
 
-    * A **burst** is a run of consecutive non-rest steps of one direction (no rest between).
+    * A **burst** is a run of consecutive non-rest steps of one direction and one set point
+      (a rest or a jump of the current ends it; a CC step and its CV hold are one burst).
       A burst lasting at most ``max_pulse_s`` (30 s) and less than ``pulse_fraction`` (10 %)
       of the longest burst (or of ``reference_burst_s`` if that is longer: the incremental
       update passes the longest burst seen so far) is a **pulse**, unless it is still going at
@@ -692,7 +700,7 @@ def assign_cycles(steps: StepTable, first_half_cycle: str = "charge", *,
     half_cycle = np.full(n, -1, dtype=np.int64)
 
     # bursts: runs of one direction among consecutive steps (a rest ends a burst)
-    burst_flag = np.zeros(n, dtype=bool)
+    burst_flag = steps.starts_at_setpoint.copy()  # a new set point starts a new burst
     if n:
         burst_flag[_run_starts(direction)] = True
     burst_of_step = np.cumsum(burst_flag) - 1

@@ -162,12 +162,25 @@ def _relaxation(offsets: np.ndarray, v_from: float, v_to: float) -> np.ndarray:
 # generator
 # --------------------------------------------------------------------------------------------
 
+@dataclasses.dataclass(frozen=True)
+class Pulse:
+    """A short current pulse inserted between cycles: ``c_rate`` signed (+ charge, − discharge),
+    lasting ``duration_s``, then a rest of ``rest_s``."""
+
+    c_rate: float
+    duration_s: float = 2.0
+    rest_s: float = 10.0
+
+
 def generate(cell: CellSpec, cycles: Sequence[CycleTarget], *, sample_interval_s: float = 30.0,
              min_points_per_step: int = 50, rest_s: float = 600.0,
              initial_rest_s: float | None = None, end_with_rest: bool = True,
              three_electrode: bool = False, cycler_counters: bool = False,
              noise_current_ma: float = 0.0, noise_voltage_v: float = 0.0, seed: int = 0,
-             protocol: Sequence[tuple[float, int]] = ()) -> SyntheticDataset:
+             protocol: Sequence[tuple[float, int]] = (), rests_logged_at_end_only: bool = False,
+             final_rest_row_after_s: float | None = None,
+             cv_first_sample_after_s: float | None = None,
+             pulses_between_cycles: Sequence[Pulse] = ()) -> SyntheticDataset:
     """Build a canonical table for ``cell`` running ``cycles`` (see :class:`CycleTarget`).
 
     Each cycle is the first half cycle (``cell.first_half_cycle``), a rest of ``rest_s``, the
@@ -176,34 +189,65 @@ def generate(cell: CellSpec, cycles: Sequence[CycleTarget], *, sample_interval_s
     ``sample_interval_s``, at least ``min_points_per_step`` per step, and at every step end.
     Optional Gaussian noise on current and voltage (seeded: the output is deterministic). Raises
     ValueError when a target mean voltage cannot be reached inside the cell's voltage window.
+
+    ``cycler_counters`` adds the cycler's capacity and energy counters, restarting at every
+    step, counting the charge that truly flowed (a CV hold's exponential current integrated
+    exactly), so they differ from the integral of the logged rows where the logging misses
+    something. How a cycler may log:
+
+    * ``rests_logged_at_end_only``: no row during a rest until its end (one row, at the end);
+    * ``final_rest_row_after_s``: the last rest is one row written this long after the last
+      discharge ended;
+    * ``cv_first_sample_after_s``: a CV hold's first row comes this long after it began (its
+      fast start is not sampled);
+    * ``pulses_between_cycles``: :class:`Pulse` s after every cycle but the last (a rate-pulse
+      diagnostic), each followed by its rest.
     """
     rng = np.random.default_rng(seed)
     one_c = cell.one_c_current_ma
     mass_g = cell.active_mass_mg / 1000.0
     order = (("charge", "discharge") if cell.first_half_cycle == "charge"
              else ("discharge", "charge"))
-    times, currents, volts, negs, step_ids, cycle_ids = [], [], [], [], [], []
+    times, currents, volts, negs, step_ids, cycle_ids, charges, energies = ([] for _ in range(8))
     state = {"t": 0.0, "v": cell.initial_ocv_v, "neg": cell.negative_potential_discharge_v[1],
              "step": 0}
 
-    def emit(offsets, current, voltage, negative, cycle_number):
+    def emit(offsets, current, voltage, negative, cycle_number, charge_mah=None,
+             energy_mwh=None, duration_s=None):
+        """One step: rows at ``offsets`` after its start; ``charge_mah``/``energy_mwh`` the
+        true counters at each row (default: the trapezoid of the rows); the step lasts
+        ``duration_s`` (default: until its last row)."""
         state["step"] += 1
+        current = np.broadcast_to(np.asarray(current, float), offsets.shape)
         times.append(state["t"] + offsets)
-        currents.append(np.broadcast_to(np.asarray(current, float), offsets.shape))
+        currents.append(current)
         volts.append(voltage)
         negs.append(negative)
         step_ids.append(np.full(offsets.size, state["step"], dtype=np.int64))
         cycle_ids.append(np.full(offsets.size, cycle_number, dtype=np.int64))
-        state["t"] += float(offsets[-1])
+        if charge_mah is None:
+            dt = np.diff(offsets)
+            absolute = np.abs(current)
+            charge_mah = np.r_[0.0, np.cumsum(0.5 * (absolute[1:] + absolute[:-1]) * dt)] / 3600
+            power = absolute * voltage
+            energy_mwh = np.r_[0.0, np.cumsum(0.5 * (power[1:] + power[:-1]) * dt)] / 3600
+        charges.append(np.broadcast_to(np.asarray(charge_mah, float), offsets.shape)
+                       * np.sign(current.sum() if current.size else 0.0))
+        energies.append(np.broadcast_to(np.asarray(energy_mwh, float), offsets.shape)
+                        * np.sign(current.sum() if current.size else 0.0))
+        state["t"] += float(offsets[-1] if duration_s is None else duration_s)
         state["v"] = float(voltage[-1])
         state["neg"] = float(negative[-1])
 
-    def rest(duration_s, v_to, cycle_number):
+    def rest(duration_s, v_to, cycle_number, *, end_only=False):
         if duration_s <= 0:
             return
-        offsets = _grid(duration_s, sample_interval_s, 2)
-        emit(offsets, 0.0, _relaxation(offsets, state["v"], v_to),
-             _relaxation(offsets, state["neg"], state["neg"]), cycle_number)
+        offsets = (np.array([duration_s]) if end_only
+                   else _grid(duration_s, sample_interval_s, 2))
+        full = _grid(duration_s, sample_interval_s, 2)
+        voltage = _relaxation(full, state["v"], v_to)[-offsets.size:]
+        emit(offsets, 0.0, voltage, _relaxation(offsets, state["neg"], state["neg"]),
+             cycle_number, charge_mah=0.0, energy_mwh=0.0, duration_s=duration_s)
 
     def negative_curve(x, offsets, direction):
         start, end, mean = (cell.negative_potential_charge_v if direction == "charge"
@@ -229,12 +273,19 @@ def generate(cell: CellSpec, cycles: Sequence[CycleTarget], *, sample_interval_s
             if i_end >= current:
                 raise ValueError("cv_end_c_rate must be below the charge C-rate")
             tau = target.cv_charge_fraction * capacity * 3600.0 / (current - i_end)
-            cv_offsets = _grid(tau * math.log(current / i_end), sample_interval_s,
-                               min_points_per_step)
+            cv_duration = tau * math.log(current / i_end)
+            cv_offsets = _grid(cv_duration, sample_interval_s, min_points_per_step)
+            if cv_first_sample_after_s is not None:
+                cv_offsets = cv_offsets[cv_offsets >= cv_first_sample_after_s]
             cv_current = current * np.exp(-cv_offsets / tau)
-            cv_capacity = float(np.sum(0.5 * (cv_current[1:] + cv_current[:-1])
-                                       * np.diff(cv_offsets))) / 3600.0
-            cv = (cv_offsets, cv_current, cv_capacity)
+            cv_true = current * tau * (1.0 - np.exp(-cv_offsets / tau)) / 3600.0
+            if cv_first_sample_after_s is None and not cycler_counters:
+                # the design is exact for the logged rows: the trapezoid is the capacity
+                cv_capacity = float(np.sum(0.5 * (cv_current[1:] + cv_current[:-1])
+                                           * np.diff(cv_offsets))) / 3600.0
+            else:  # exact for the counters: the charge that truly flowed
+                cv_capacity = float(cv_true[-1])
+            cv = (cv_offsets, cv_current, cv_true, cv_duration)
             capacity -= cv_capacity
             energy -= cv_capacity * v_end
             mean_v = energy / capacity
@@ -252,15 +303,26 @@ def generate(cell: CellSpec, cycles: Sequence[CycleTarget], *, sample_interval_s
         emit(offsets, current if charging else -current, voltage,
              negative_curve(x, offsets, direction), cycle_number)
         if cv is not None:
-            cv_offsets, cv_current, _ = cv
+            cv_offsets, cv_current, cv_true, cv_duration = cv
             emit(cv_offsets, cv_current, np.full(cv_offsets.size, v_end),
-                 np.full(cv_offsets.size, state["neg"]), cycle_number)
+                 np.full(cv_offsets.size, state["neg"]), cycle_number, charge_mah=cv_true,
+                 energy_mwh=cv_true * v_end, duration_s=cv_offsets[-1])
+
+    def pulse(spec: Pulse, cycle_number):
+        current = spec.c_rate * one_c
+        offsets = _grid(spec.duration_s, sample_interval_s, min_points_per_step)
+        ir = cell.ir_v_per_c_rate * spec.c_rate
+        voltage = np.full(offsets.size, state["v"] + ir)
+        emit(offsets, current, voltage, np.full(offsets.size, state["neg"]), cycle_number)
+        state["v"] -= ir  # relaxes back
+        rest(spec.rest_s, state["v"], cycle_number)
 
     initial = rest_s if initial_rest_s is None else initial_rest_s
     if initial > 0:
         offsets = _grid(initial, sample_interval_s, 2)
         emit(offsets, 0.0, np.full(offsets.size, cell.initial_ocv_v),
-             np.full(offsets.size, state["neg"]), 1 if cycles else 0)
+             np.full(offsets.size, state["neg"]), 1 if cycles else 0, charge_mah=0.0,
+             energy_mwh=0.0)
     for number, target in enumerate(cycles, start=1):
         for position, direction in enumerate(order):
             half_cycle(direction, target, number)
@@ -268,7 +330,13 @@ def generate(cell: CellSpec, cycles: Sequence[CycleTarget], *, sample_interval_s
             if last and not end_with_rest:
                 continue
             ocv = cell.ocv_after_charge_v if direction == "charge" else cell.ocv_after_discharge_v
-            rest(rest_s, ocv, number)
+            if last and final_rest_row_after_s is not None:
+                rest(final_rest_row_after_s, ocv, number, end_only=True)
+            else:
+                rest(rest_s, ocv, number, end_only=rests_logged_at_end_only)
+        if number < len(cycles):
+            for spec in pulses_between_cycles:
+                pulse(spec, number)
 
     t = np.concatenate(times)
     columns = {
@@ -279,16 +347,11 @@ def generate(cell: CellSpec, cycles: Sequence[CycleTarget], *, sample_interval_s
         "cycle_index": np.concatenate(cycle_ids),
     }
     if cycler_counters:
-        current = columns["current_ma"]
-        steps = columns["step_index"]
-        dt = np.diff(t)
-        same = steps[1:] == steps[:-1]
-        for name, sign in (("charge_capacity_mah", 1.0), ("discharge_capacity_mah", -1.0)):
-            part = np.clip(sign * current, 0.0, None)
-            increment = np.where(same, 0.5 * (part[1:] + part[:-1]) * dt, 0.0) / 3600.0
-            running = np.concatenate(([0.0], np.cumsum(increment)))
-            first = np.flatnonzero(np.r_[True, ~same])
-            columns[name] = running - np.repeat(running[first], np.diff(np.r_[first, t.size]))
+        charge, energy = np.concatenate(charges), np.concatenate(energies)
+        columns["charge_capacity_mah"] = np.clip(charge, 0.0, None)
+        columns["discharge_capacity_mah"] = np.clip(-charge, 0.0, None)
+        columns["charge_energy_mwh"] = np.clip(energy, 0.0, None)
+        columns["discharge_energy_mwh"] = np.clip(-energy, 0.0, None)
     if three_electrode:
         columns["ece_v"] = np.concatenate(negs)
         columns["ewe_v"] = columns["voltage_v"] + columns["ece_v"]
