@@ -89,12 +89,10 @@ def test_bad_number_names_line_and_column(tmp_path):
     assert (info.value.line, info.value.column) == (3, "current_ampere")
 
 
-def test_time_going_backwards_is_refused(tmp_path):
+def test_time_going_backwards_keeps_the_rows_in_file_order(tmp_path):
     path = tmp_path / "back.bdf.csv"
     path.write_text("test_time_second,voltage_volt,current_ampere\n0,3.0,0\n2,3.1,0\n1,3.1,0\n")
-    with pytest.raises(ReaderError, match="time goes backwards at row 3") as info:
-        BdfCsvReader().read(path)
-    assert info.value.line == 4
+    assert BdfCsvReader().read(path).table.column("test_time_s").to_pylist() == [0.0, 2.0, 1.0]
 
 
 def test_sniff(shared_data):

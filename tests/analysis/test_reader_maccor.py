@@ -233,14 +233,17 @@ def test_missing_current_column_is_named(shared_data, tmp_path):
     assert info.value.column == "Amps" and "noamps.041" in str(info.value)
 
 
-def test_time_going_backwards_is_refused(shared_data, tmp_path):
+def test_time_going_backwards_keeps_the_rows_in_file_order(shared_data, tmp_path):
     lines = (shared_data / F010).read_bytes().split(b"\r\n")
     lines[2 + 9], lines[2 + 10] = lines[2 + 10], lines[2 + 9]  # swap data rows 10 and 11
     path = tmp_path / "swapped.010"
     path.write_bytes(b"\r\n".join(lines))
-    with pytest.raises(ReaderError, match="time goes backwards at row 11") as info:
-        MaccorTextReader().read(path)
-    assert info.value.line == 13  # title line, column names, then data row 11
+    from analysis.core.readers.registry import read_cycler_file
+
+    result = read_cycler_file(path)
+    time = result.table.column("test_time_s").to_numpy()
+    assert time[10] < time[9]
+    assert result.metadata["time_goes_backwards"]["first_row"] == 11
 
 
 def test_readers_list():

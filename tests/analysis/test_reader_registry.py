@@ -160,15 +160,35 @@ def test_a_crashing_sniffer_does_not_stop_detection(tmp_path):
     assert registry.detect(path, readers=[Broken("broken", 1.0), good]) is good
 
 
-def test_contract_check_refuses_time_going_backwards(tmp_path):
-    table = canonical_table({"test_time_s": [0.0, 2.0, 1.0], "current_ma": [0.0] * 3, "voltage_v": [3.0] * 3})
-    result = ReadResult(table, "fake", "0")
-    with pytest.raises(ReaderError, match="time goes backwards at row 3") as info:
-        registry.validate_result(result, tmp_path / "fake.dat")
-    assert "fake.dat" in str(info.value)
+def test_contract_check_keeps_time_going_backwards_and_says_where(tmp_path):
+    """Rows stay as the cycler wrote them; the analysis flags the cycles (tests/analysis/
+    test_logging_gaps_and_flags.py)."""
+    table = canonical_table({"test_time_s": [0.0, 2.0, 1.0, 3.0], "current_ma": [0.0] * 4,
+                             "voltage_v": [3.0] * 4})
+    result = registry.validate_result(ReadResult(table, "fake", "0"), tmp_path / "fake.dat")
+    assert result.table.column("test_time_s").to_pylist() == [0.0, 2.0, 1.0, 3.0]
+    assert result.metadata["time_goes_backwards"] == {"rows": 1, "first_row": 3, "by_s": 1.0}
     # equal times are fine (non-decreasing)
     ok = canonical_table({"test_time_s": [0.0, 1.0, 1.0], "current_ma": [0.0] * 3, "voltage_v": [3.0] * 3})
-    registry.validate_result(ReadResult(ok, "fake", "0"))
+    assert "time_goes_backwards" not in registry.validate_result(ReadResult(ok, "fake", "0")).metadata
+    # a row without a time cannot be placed
+    lost = canonical_table({"test_time_s": [0.0, float("nan")], "current_ma": [0.0] * 2,
+                            "voltage_v": [3.0] * 2})
+    with pytest.raises(ReaderError, match="no test time at row 2"):
+        registry.validate_result(ReadResult(lost, "fake", "0"), tmp_path / "fake.dat")
+
+
+def test_non_finite_and_absurd_values_are_stored_as_missing_and_said_so():
+    table = canonical_table({"test_time_s": [0.0, 1.0, 2.0, 3.0],
+                             "current_ma": [0.0, 1e308, 1.0, float("-inf")],
+                             "voltage_v": [3.0, 3.1, float("inf"), 3.2]})
+    result = registry.validate_result(ReadResult(table, "fake", "0"))
+    assert result.table.column("current_ma").to_pylist() == [0.0, None, 1.0, None]
+    assert result.table.column("voltage_v").to_pylist() == [3.0, 3.1, None, 3.2]
+    missing = result.metadata["missing_values"]
+    assert missing["current_ma"]["rows"] == 2 and missing["current_ma"]["first_row"] == 2
+    assert missing["current_ma"]["first_value"] == "1e+308"
+    assert "stored as missing" in missing["voltage_v"]["reason"]
 
 
 def test_contract_check_refuses_bad_tables():

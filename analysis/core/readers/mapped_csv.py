@@ -362,9 +362,13 @@ def _arrow_strptime(strings: pa.Array, fmt: str) -> pa.Array | None:
 
 
 def check_time_order(time_s: pa.Array | pa.ChunkedArray | np.ndarray, *, file: str | None,
-                     first_line: int | None = None) -> None:
-    """Refuse missing or decreasing test time. Row numbers are 1-based data rows; when the
-    reader knows the file line of the first data row it passes ``first_line``."""
+                     first_line: int | None = None) -> dict | None:
+    """Refuse missing test time; say where it goes backwards. Row numbers are 1-based data
+    rows; when the reader knows the file line of the first data row it passes ``first_line``.
+
+    Time going backwards is not refused: the rows are kept in the order the cycler wrote
+    them, the analysis counts those intervals as zero and flags the cycles they fall in.
+    Returns None, or ``{"rows": how many, "first_row": 1-based row, "by_s": how far back}``."""
     values = time_s if isinstance(time_s, np.ndarray) else as_numpy(time_s)
     missing = np.flatnonzero(~np.isfinite(values))
     if len(missing):
@@ -372,12 +376,12 @@ def check_time_order(time_s: pa.Array | pa.ChunkedArray | np.ndarray, *, file: s
         raise ReaderError(f"no test time at row {row + 1}", file=file,
                           line=None if first_line is None else first_line + row,
                           column="test_time_s")
-    back = np.flatnonzero(np.diff(values) < 0)
-    if len(back):
-        row = int(back[0]) + 1  # 0-based index of the row whose time is earlier than the one before
-        raise ReaderError(
-            f"time goes backwards at row {row + 1} ({values[row]:g} s after {values[row - 1]:g} s)",
-            file=file, line=None if first_line is None else first_line + row, column="test_time_s")
+    step = np.diff(values)
+    back = np.flatnonzero(step < 0)
+    if not len(back):
+        return None
+    return {"rows": int(back.size), "first_row": int(back[0]) + 2,
+            "by_s": float(-step[back[0]])}
 
 
 # --------------------------------------------------------------------------- the mapped reader

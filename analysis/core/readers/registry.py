@@ -10,6 +10,9 @@ from __future__ import annotations
 import pathlib
 from typing import Any
 
+import numpy as np
+import pyarrow as pa
+
 from . import (
     CANONICAL_COLUMNS,
     REQUIRED_COLUMNS,
@@ -96,9 +99,43 @@ def detect(path, readers=None):
     return scores[0][1]
 
 
+#: Beyond these magnitudes a value is not a measurement (a cycler writes 1e308 or inf for
+#: "no value"): it is stored as missing and the analysis flags the rows.
+PLAUSIBLE_MAGNITUDE = {"current_ma": 1e7, "voltage_v": 1e3, "ewe_v": 1e3, "ece_v": 1e3,
+                       "temperature_c": 1e4}
+DEFAULT_PLAUSIBLE_MAGNITUDE = 1e12
+
+
+def store_implausible_as_missing(table, metadata: dict):
+    """Non-finite and implausibly large values of the measured columns become missing (null),
+    and ``metadata["missing_values"]`` says how many, in which column, from which row and why.
+    Test time is not touched (a row without a time cannot be placed: it is refused)."""
+    import pyarrow.compute as pc
+
+    for index, name in enumerate(table.column_names):
+        field = table.schema.field(name)
+        if name == "test_time_s" or not pa.types.is_floating(field.type):
+            continue
+        values = table.column(name).to_numpy(zero_copy_only=False)
+        limit = PLAUSIBLE_MAGNITUDE.get(name, DEFAULT_PLAUSIBLE_MAGNITUDE)
+        with np.errstate(invalid="ignore"):
+            bad = ~np.isnan(values) & ~(np.abs(values) <= limit)
+        if not bad.any():
+            continue
+        first = int(np.flatnonzero(bad)[0])
+        metadata.setdefault("missing_values", {})[name] = {
+            "rows": int(bad.sum()), "first_row": first + 1,
+            "first_value": repr(float(values[first])),
+            "reason": f"not a finite number or beyond ±{limit:g}: stored as missing"}
+        masked = pc.if_else(pa.array(bad), pa.scalar(None, field.type), table.column(name))
+        table = table.set_column(index, field, masked)
+    return table
+
+
 def validate_result(result: ReadResult, path=None) -> ReadResult:
     """The canonical-table contract: known columns with canonical types, the required ones
-    present, at least one row, and test time present and non-decreasing."""
+    present, at least one row, and test time present. Non-finite or implausible measured values
+    are stored as missing; where time goes backwards is recorded (see ``check_time_order``)."""
     label = file_label(path) if path is not None else None
     if not isinstance(result, ReadResult):
         raise TypeError(f"a reader returned {type(result).__name__}, not ReadResult")
@@ -116,7 +153,10 @@ def validate_result(result: ReadResult, path=None) -> ReadResult:
         raise ReaderError(f"no {', '.join(missing)} data found", file=label)
     if table.num_rows == 0:
         raise ReaderError("the file holds no data rows", file=label)
-    check_time_order(table.column("test_time_s"), file=label)
+    backwards = check_time_order(table.column("test_time_s"), file=label)
+    if backwards:
+        result.metadata["time_goes_backwards"] = backwards
+    result.table = store_implausible_as_missing(table, result.metadata)
     return result
 
 
