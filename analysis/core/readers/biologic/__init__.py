@@ -266,6 +266,10 @@ def _canonical(columns: dict[str, np.ndarray], file: str, *,
                       for v in np.asarray(columns[src], np.float64)[keep]]
                 for src, key in _IMPEDANCE.items() if src in columns
             }
+            if "cycle number" in columns:  # one sweep per cycle of the technique
+                meta["impedance"]["sweep"] = [
+                    int(v) if math.isfinite(v) else None
+                    for v in np.asarray(columns["cycle number"], np.float64)[keep]]
     table = canonical_table(out, file=file)
     if meta["current_source"] != "I/mA":
         # <I> (and dq / Δt) is the mean current since the previous point
