@@ -498,3 +498,59 @@ def test_large_export_streams(shared_data, tmp_path):
     assert result.table.num_rows == n
     assert col(result, "voltage_v")[len(rows)] == pytest.approx(3.4228721)
     assert elapsed < 20, f"{elapsed:.1f} s for {n} rows"
+
+
+# --- the .mpr column table ------------------------------------------------------------------------
+
+
+def make_mpr(columns, n_points=3, flags=()):
+    """A minimal .mpr: the signature and one old-style 'VMP data' module (version 2) whose
+    columns are (ID, values) pairs, with optional flag IDs sharing one leading byte."""
+    from analysis.core.readers.biologic.mpr import _MPR_COLUMNS
+
+    ids = list(flags) + [col_id for col_id, _ in columns]
+    fields = ([("flags", "u1")] if flags else []) + [
+        (f"c{k}", _MPR_COLUMNS[col_id][1]) for k, (col_id, _) in enumerate(columns)]
+    records = np.zeros(n_points, dtype=np.dtype(fields))
+    for k, (_, values) in enumerate(columns):
+        records[f"c{k}"] = values
+    head = struct.pack("<IB", n_points, len(ids)) + struct.pack(f"<{len(ids)}H", *ids)
+    body = head.ljust(0x195, b"\x00") + records.tobytes()
+    module = (b"MODULE" + b"VMP data".ljust(10) + b"VMP data".ljust(25)
+              + struct.pack("<II", len(body), 2) + b"01/01/24" + body)
+    return MPR_MAGIC.ljust(0x34, b" ") + module
+
+
+def test_every_column_id_of_the_table_reads(tmp_path):
+    """One file holding every ID the table knows: each has the size the table says (the
+    module's size is checked against it) and the name EC-Lab's export gives it."""
+    from analysis.core.readers.biologic.mpr import _MPR_COLUMNS
+
+    columns = [(col_id, np.arange(3) + 1) for col_id in sorted(_MPR_COLUMNS)]
+    result = MPR_READER.read(write(tmp_path, "all.mpr", make_mpr(columns, flags=(1, 2, 3, 21, 31, 65))))
+    names = result.metadata["source_columns"]
+    assert len(names) == len(_MPR_COLUMNS) + 6  # the flags unpacked
+    for expected in ("P/W", "|Energy|/W.h", "Capacitance charge/µF", "(Q-Qo)/mA.h", "control/V",
+                     "control/mA", "control/V/mA", "Energy ce charge/W.h", "Phase(Zwe-ce)/deg",
+                     "|Ece h7|/V", "Temperature/°C", "step time/s", "z cycle", "Cp-2/µF-2"):
+        assert expected in names, expected
+
+
+def test_an_mpr_with_energies_powers_and_control_values(tmp_path):
+    time_s, current, ewe = [0.0, 10.0, 20.0], [1.0, 1.0, 1.0], [3.0, 3.1, 3.2]
+    two_electrode = make_mpr([(4, time_s), (8, current), (6, ewe), (5, [1.0] * 3), (19, [3.3] * 3),
+                              (20, [1.0] * 3), (13, [0.0, 0.0028, 0.0056]),
+                              (123, [0.0, 8.5e-6, 1.7e-5]), (124, [0.0] * 3), (70, [0.003] * 3),
+                              (74, [0.0, 8.5e-6, 1.7e-5]), (125, [0.0] * 3), (126, [0.0] * 3)])
+    result = MPR_READER.read(write(tmp_path, "two.mpr", two_electrode))
+    assert col(result, "charge_energy_mwh") == pytest.approx([0.0, 0.0085, 0.017])
+    assert "ewe_charge_energy_mwh" not in result.table.column_names
+    # with the counter electrode recorded, EC-Lab's energies keep their electrode
+    three_electrode = make_mpr([(4, time_s), (8, current), (6, ewe), (9, [-0.1] * 3),
+                                (123, [0.0, 8.5e-6, 1.7e-5]), (124, [0.0] * 3),
+                                (115, [0.0, 3e-7, 6e-7]), (116, [0.0] * 3)])
+    result = MPR_READER.read(write(tmp_path, "three.mpr", three_electrode))
+    assert "charge_energy_mwh" not in result.table.column_names
+    assert col(result, "ewe_charge_energy_mwh") == pytest.approx([0.0, 0.0085, 0.017])
+    assert col(result, "ece_charge_energy_mwh") == pytest.approx([0.0, 0.0003, 0.0006])
+    assert col(result, "voltage_v") == pytest.approx([3.1, 3.2, 3.3])

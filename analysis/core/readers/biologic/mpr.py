@@ -16,59 +16,139 @@ from . import MPR_MAGIC, _MPR_TECHNIQUE_IDS, _canonical, _round_f32, _technique_
 
 # --- .mpr --------------------------------------------------------------------------------------
 
-# Column ID -> (name, numpy dtype). IDs marked "seen" were checked value by value against the
-# .mpt exports of the sample files; the others come from public descriptions of the format.
-# In files from EC-Lab >= 11.5 some IDs are written with 256 added (467 = 211, 468 = 212,
-# 471 = 215); only those seen in files are listed.
+# Column ID -> (name, numpy dtype), names as EC-Lab's text export writes them. IDs marked
+# "seen" were checked value by value against the .mpt exports of the sample files; the others
+# come from public descriptions of the format (the ID lists of permissively licensed readers
+# and the EC-Lab column names and orders reported in parsers' issue trackers), grouped here by
+# what they measure. Files from EC-Lab 11.5 on write some columns under a second ID (a base
+# ID + 256: 467 = 211, 468 = 212, 471 = 215); only pairs described as such are listed, since
+# the rule does not hold for every ID (430 is Phase(Zwe-ce), 174 is <Ewe>). An ID missing here
+# is refused with a message naming it (see _mpr_data).
+_F4, _F8, _U2, _U4 = "<f4", "<f8", "<u2", "<u4"
 _MPR_COLUMNS: dict[int, tuple[str, str]] = {
-    4: ("time/s", "<f8"),                   # seen
-    5: ("control/V/mA", "<f4"),             # seen
-    6: ("Ewe/V", "<f4"),                    # seen
-    7: ("dq/mA.h", "<f8"),                  # seen
-    8: ("I/mA", "<f4"),
-    9: ("Ece/V", "<f4"),                    # seen
-    11: ("<I>/mA", "<f8"),
-    13: ("(Q-Qo)/mA.h", "<f8"),             # seen
-    16: ("Analog IN 1/V", "<f4"),
-    17: ("Analog IN 2/V", "<f4"),
-    19: ("control/V", "<f4"),
-    20: ("control/mA", "<f4"),
-    23: ("dQ/mA.h", "<f8"),
-    24: ("cycle number", "<f8"),            # seen
-    32: ("freq/Hz", "<f4"),                 # seen
-    33: ("|Ewe|/V", "<f4"),                 # seen
-    34: ("|I|/A", "<f4"),                   # seen
-    35: ("Phase(Z)/deg", "<f4"),            # seen
-    36: ("|Z|/Ohm", "<f4"),                 # seen
-    37: ("Re(Z)/Ohm", "<f4"),               # seen
-    38: ("-Im(Z)/Ohm", "<f4"),              # seen
-    39: ("I Range", "<u2"),                 # seen
-    70: ("P/W", "<f4"),
-    76: ("<I>/mA", "<f4"),                  # seen
-    77: ("<Ewe>/V", "<f4"),                 # seen
-    96: ("|Ece|/V", "<f4"),                 # seen
-    98: ("Phase(Zce)/deg", "<f4"),          # seen
-    99: ("|Zce|/Ohm", "<f4"),               # seen
-    100: ("Re(Zce)/Ohm", "<f4"),            # seen
-    101: ("-Im(Zce)/Ohm", "<f4"),           # seen
-    123: ("Energy charge/W.h", "<f8"),      # seen
-    124: ("Energy discharge/W.h", "<f8"),   # seen
-    125: ("Capacitance charge/µF", "<f8"),
-    126: ("Capacitance discharge/µF", "<f8"),
-    131: ("Ns", "<u2"),                     # seen
-    169: ("Cs/µF", "<f4"),                  # seen
-    172: ("Cp/µF", "<f4"),                  # seen
-    182: ("step time/s", "<f8"),
-    211: ("Q charge/discharge/mA.h", "<f8"),
-    212: ("half cycle", "<u4"),
-    215: ("<Ece>/V", "<f4"),
-    430: ("Phase(Zwe-ce)/deg", "<f4"),      # seen
-    431: ("|Zwe-ce|/Ohm", "<f4"),           # seen
-    432: ("Re(Zwe-ce)/Ohm", "<f4"),         # seen
-    433: ("-Im(Zwe-ce)/Ohm", "<f4"),        # seen
-    467: ("Q charge/discharge/mA.h", "<f8"),  # seen
-    468: ("half cycle", "<u4"),             # seen
-    471: ("<Ece>/V", "<f4"),                # seen
+    # time, counters of the technique
+    4: ("time/s", _F8),                           # seen
+    182: ("step time/s", _F8),
+    24: ("cycle number", _F8),                    # seen
+    131: ("Ns", _U2),                             # seen
+    212: ("half cycle", _U4),
+    468: ("half cycle", _U4),                     # seen
+    213: ("z cycle", _U4),
+    469: ("z cycle", _U4),
+    39: ("I Range", _U2),                         # seen
+    # control values (set points)
+    5: ("control/V/mA", _F4),                     # seen
+    19: ("control/V", _F4),
+    20: ("control/mA", _F4),
+    # potentials: working electrode, counter electrode, cell, stacks
+    6: ("Ewe/V", _F4),                            # seen
+    436: ("Ewe/V", _F4),                          # EC-Lab Express
+    77: ("<Ewe>/V", _F4),                         # seen
+    174: ("<Ewe>/V", _F4),
+    9: ("Ece/V", _F4),                            # seen
+    185: ("<Ece>/V", _F4),
+    215: ("<Ece>/V", _F4),
+    441: ("<Ece>/V", _F4),
+    471: ("<Ece>/V", _F4),                        # seen
+    163: ("|Estack|/V", _F4),
+    426: ("<Estack>/V", _F4),
+    241: ("|E1|/V", _F4),
+    242: ("|E2|/V", _F4),
+    135: ("<E1>/V", _F4),
+    136: ("<E2>/V", _F4),
+    391: ("<E1>/V", _F4),
+    392: ("<E2>/V", _F4),
+    # current
+    8: ("I/mA", _F4),
+    11: ("<I>/mA", _F8),
+    76: ("<I>/mA", _F4),                          # seen
+    # charge
+    7: ("dq/mA.h", _F8),                          # seen
+    23: ("dQ/mA.h", _F8),
+    13: ("(Q-Qo)/mA.h", _F8),                     # seen
+    178: ("(Q-Qo)/C", _F4),
+    434: ("(Q-Qo)/C", _F4),
+    179: ("dQ/C", _F4),
+    435: ("dQ/C", _F4),
+    211: ("Q charge/discharge/mA.h", _F8),
+    467: ("Q charge/discharge/mA.h", _F8),        # seen
+    # energy and power (Energy charge is the working electrode's: Energy we charge since
+    # EC-Lab 11.62; P is Pwe and R is Rwe there)
+    123: ("Energy charge/W.h", _F8),              # seen
+    124: ("Energy discharge/W.h", _F8),           # seen
+    110: ("Energy ce/W.h", _F8),
+    112: ("Energy we/W.h", _F8),
+    115: ("Energy ce charge/W.h", _F8),
+    116: ("Energy ce discharge/W.h", _F8),
+    74: ("|Energy|/W.h", _F8),
+    70: ("P/W", _F4),
+    69: ("R/Ohm", _F4),
+    168: ("Rcmp/Ohm", _F4),
+    # capacitance
+    125: ("Capacitance charge/µF", _F8),
+    126: ("Capacitance discharge/µF", _F8),
+    169: ("Cs/µF", _F4),                          # seen
+    172: ("Cp/µF", _F4),                          # seen
+    78: ("Cs-2/µF-2", _F4),
+    173: ("Cp-2/µF-2", _F4),
+    # analog inputs and output, temperature
+    16: ("Analog IN 1/V", _F4),
+    17: ("Analog IN 2/V", _F4),
+    75: ("Analog OUT/V", _F4),
+    206: ("Temperature/°C", _F4),
+    462: ("Temperature/°C", _F4),
+    # impedance of the cell (working electrode vs reference)
+    32: ("freq/Hz", _F4),                         # seen
+    33: ("|Ewe|/V", _F4),                         # seen
+    34: ("|I|/A", _F4),                           # seen
+    35: ("Phase(Z)/deg", _F4),                    # seen
+    36: ("|Z|/Ohm", _F4),                         # seen
+    37: ("Re(Z)/Ohm", _F4),                       # seen
+    38: ("-Im(Z)/Ohm", _F4),                      # seen
+    # impedance: the counter electrode, working minus counter, the stack's elements
+    96: ("|Ece|/V", _F4),                         # seen
+    97: ("|Ece|/V", _F4),                         # EC-Lab Express
+    98: ("Phase(Zce)/deg", _F4),                  # seen
+    99: ("|Zce|/Ohm", _F4),                       # seen
+    100: ("Re(Zce)/Ohm", _F4),                    # seen
+    101: ("-Im(Zce)/Ohm", _F4),                   # seen
+    175: ("|Zwe-ce|/Ohm", _F4),
+    176: ("Re(Zwe-ce)/Ohm", _F4),
+    177: ("-Im(Zwe-ce)/Ohm", _F4),
+    430: ("Phase(Zwe-ce)/deg", _F4),              # seen
+    431: ("|Zwe-ce|/Ohm", _F4),                   # seen
+    432: ("Re(Zwe-ce)/Ohm", _F4),                 # seen
+    433: ("-Im(Zwe-ce)/Ohm", _F4),                # seen
+    166: ("Phase(Zstack)/deg", _F4),
+    167: ("|Zstack|/Ohm", _F4),
+    422: ("Phase(Zstack)/deg", _F4),
+    423: ("|Zstack|/Ohm", _F4),
+    424: ("Re(Zstack)/Ohm", _F4),
+    425: ("-Im(Zstack)/Ohm", _F4),
+    15: ("Phase(Z1)/deg", _F4),
+    271: ("Phase(Z1)/deg", _F4),
+    272: ("Phase(Z2)/deg", _F4),
+    45: ("|Z1|/Ohm", _F4),
+    46: ("|Z2|/Ohm", _F4),
+    301: ("|Z1|/Ohm", _F4),
+    302: ("|Z2|/Ohm", _F4),
+    331: ("Re(Z1)/Ohm", _F4),
+    332: ("Re(Z2)/Ohm", _F4),
+    105: ("-Im(Z1)/Ohm", _F4),
+    106: ("-Im(Z2)/Ohm", _F4),
+    361: ("-Im(Z1)/Ohm", _F4),
+    362: ("-Im(Z2)/Ohm", _F4),
+    # EIS quality indicators: total harmonic distortion, noise (NSD, NSR) and harmonics
+    **{base + offset: (f"{name}/%", _F4)
+       for offset in (0, 256)
+       for base, name in ((217, "THD Ewe"), (218, "THD I"), (219, "THD Ece"),
+                          (220, "NSD Ewe"), (221, "NSD I"), (222, "NSD Ece"),
+                          (223, "NSR Ewe"), (224, "NSR I"), (225, "NSR Ece"))},
+    **{486 + k: (f"|Ewe h{k + 2}|/V", _F4) for k in range(6)},
+    **{492 + k: (f"|I h{k + 2}|/A", _F4) for k in range(6)},
+    **{498 + k: (f"|Ece h{k + 2}|/V", _F4) for k in range(6)},
+    **{230 + k: (f"|Ewe h{k + 2}|/V", _F4) for k in range(6)},
+    **{236 + k: (f"|I h{k + 2}|/A", _F4) for k in range(5)},  # 241 is |E1|
 }
 # Flag IDs share one byte per row (stored where the first flag ID is listed): ID -> (name, mask).
 _MPR_FLAGS: dict[int, tuple[str, int]] = {
