@@ -254,3 +254,35 @@ def test_csv_time_going_backwards_keeps_the_rows_in_file_order(tmp_path):
 def test_readers_list():
     assert [r.name for r in READERS] == ["arbin-res", "arbin-xlsx", "arbin-csv"]
     assert all(r.version for r in READERS)
+
+
+# --------------------------------------------------------------------------- _Metadata.csv
+
+METADATA_CSV = (
+    ",test_id,device_id,iv_ch_id,first_start_datetime,resumed_times,last_resume_datetime,"
+    "last_end_datetime,schedule_file_name,databases,item_id,grade_id,has_aux,has_special,"
+    "schedule_version,log_aux_data_flag,log_special_data_flag,rowstate,canconfig_filename,"
+    "m_ncanconfigmd5,value,value2\n"
+    '0,153,60369369,7,1494645214,0,0,1494636676,2017-05-12_TESTS\\20170512-4_4C-80PER_4_4C.SDU,'
+    '"ArbinResult_6,ArbinResult_7,",EL150800453116,0,3,0,Schedule Version 7.00.08,1,0,0,,,0.0,0.0\n')
+
+
+def test_a_metadata_companion_is_read_as_the_settings_of_its_data_file(tmp_path):
+    from analysis.core.readers.registry import detect, read_companion
+
+    path = tmp_path / "FastCharge_000025_CH8_Metadata.csv"
+    path.write_text(METADATA_CSV)
+    companion = read_companion(path)
+    assert companion.describes == "FastCharge_000025_CH8"
+    assert companion.reader_name == "arbin-metadata-csv"
+    assert companion.metadata["test_id"] == 153 and companion.metadata["iv_ch_id"] == 7
+    assert companion.metadata["schedule_file_name"] == "2017-05-12_TESTS\\20170512-4_4C-80PER_4_4C.SDU"
+    assert companion.metadata["first_start_datetime"] == "2017-05-13T03:13:34"
+    assert companion.metadata["databases"] == "ArbinResult_6,ArbinResult_7,"
+    # as a data file it is refused with a message saying what it is
+    with pytest.raises(ReaderError, match="settings of FastCharge_000025_CH8, not data points"):
+        detect(path)
+    # a data file is no companion
+    data = tmp_path / "FastCharge_000025_CH8.csv"
+    data.write_text("Data_Point,Test_Time,Current,Voltage\n0,0.0,0.0,3.3\n")
+    assert read_companion(data) is None

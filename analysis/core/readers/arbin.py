@@ -17,6 +17,7 @@ Capacity and energy counters are cumulative within a cycle (reset when Cycle_Ind
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import html
 import pathlib
@@ -460,4 +461,75 @@ def _numeric_or_none(text: pa.Array) -> pa.Array | None:
         return None
 
 
+# --------------------------------------------------------------------------- companion files
+
+_METADATA_SUFFIX = "_metadata.csv"
+_METADATA_KEYS = ("test_id", "schedule_file_name", "first_start_datetime")
+_EPOCH_FIELDS = ("first_start_datetime", "last_resume_datetime", "last_end_datetime")
+
+
+@dataclasses.dataclass
+class CompanionFile:
+    """A file that describes another one: which file (its name without the extension) and
+    what it says."""
+
+    describes: str
+    metadata: dict[str, Any]
+    reader_name: str
+    reader_version: str
+
+
+class ArbinMetadataCsvReader:
+    """The ``<test>_Metadata.csv`` an Arbin export (and beep) writes beside ``<test>.csv``:
+    one row of the test's settings (test and channel ids, schedule, start and end times in
+    Unix seconds). It holds no data points; its settings belong to the data file's dataset."""
+
+    name = "arbin-metadata-csv"
+    version = "1.0"
+
+    def sniff(self, head: bytes, filename: str) -> float:
+        if looks_binary(head):
+            return 0.0
+        first = decode_head(head).split("\n", 1)[0].lower()
+        names = [n.strip() for n in first.split(",")]
+        if not all(key in names for key in _METADATA_KEYS):
+            return 0.0
+        return 0.99 if filename.lower().endswith(_METADATA_SUFFIX) else 0.8
+
+    def describes(self, filename: str) -> str:
+        """The name (without extension) of the data file this companion describes."""
+        base = pathlib.PurePath(filename).name
+        cut = base.lower().rfind(_METADATA_SUFFIX)
+        return base[:cut] if cut > 0 else pathlib.PurePath(base).stem
+
+    def read(self, path) -> CompanionFile:
+        import csv
+
+        path = pathlib.Path(path)
+        label = file_label(path)
+        text = path.read_bytes().decode("utf-8-sig", errors="replace")
+        rows = list(csv.reader(text.splitlines()))
+        if len(rows) < 2:
+            raise ReaderError("an Arbin metadata file with a header but no row of settings",
+                              file=label)
+        names, values = rows[0], rows[1]
+        metadata: dict[str, Any] = {}
+        for name, value in zip(names, values):
+            name = name.strip()
+            if not name:
+                continue  # the pandas index column
+            value = value.strip()
+            try:
+                number = float(value)
+                value = int(number) if number.is_integer() and "." not in value else number
+            except ValueError:
+                pass
+            if name in _EPOCH_FIELDS and isinstance(value, (int, float)) and value > 0:
+                value = dt.datetime.fromtimestamp(float(value), dt.timezone.utc).replace(
+                    tzinfo=None).isoformat()
+            metadata[name] = value
+        return CompanionFile(self.describes(path.name), metadata, self.name, self.version)
+
+
 READERS = [ArbinResReader(), ArbinXlsxReader(), ArbinCsvReader()]
+COMPANION_READERS = [ArbinMetadataCsvReader()]

@@ -95,6 +95,13 @@ def detect(path, readers=None):
     except OSError as exc:
         raise ReaderError(f"cannot open the file: {exc.strerror or exc}", file=label) from None
     if not scores or scores[0][0] <= MIN_SCORE:
+        with open(path, "rb") as fh:
+            head = fh.read(HEAD_BYTES)
+        for companion in COMPANION_READERS:
+            if _sniff(companion, head, path.name) > MIN_SCORE:
+                raise ReaderError(f"this is {companion.name}: the settings of "
+                                  f"{companion.describes(path.name)}, not data points; it is "
+                                  "attached to that file's dataset", file=label)
         raise ReaderError(NOT_RECOGNISED, file=label)
     return scores[0][1]
 
@@ -157,6 +164,27 @@ def validate_result(result: ReadResult, path=None) -> ReadResult:
     if backwards:
         result.metadata["time_goes_backwards"] = backwards
     result.table = store_implausible_as_missing(table, result.metadata)
+    return result
+
+
+COMPANION_READERS: list = list(arbin.COMPANION_READERS)
+
+
+def read_companion(path, filename: str | None = None):
+    """The companion (a file describing another one, such as Arbin's ``_Metadata.csv``) this
+    file is, read; None when it is not one. ``filename``: the name the file was sent under."""
+    path = pathlib.Path(path)
+    name = filename or path.name
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(HEAD_BYTES)
+    except OSError:
+        return None
+    best = max(COMPANION_READERS, key=lambda r: _sniff(r, head, name), default=None)
+    if best is None or _sniff(best, head, name) <= MIN_SCORE:
+        return None
+    result = best.read(path)
+    result.describes = best.describes(name)
     return result
 
 
