@@ -6,7 +6,11 @@ every function raises an error naming the argument it cannot work with.
 
 - ``process``: the lab's process calculations (porosity, uptake, N/P, 1C current, ...)
 - ``readers``: cycler files into the canonical table
-- ``cycling``: steps, cycles and the per-cycle summary
+- ``cycling``: steps, cycles, the per-cycle summary counted the way the cycler counts, and
+  its quality flags
+- ``measurement``: what kind of measurement a file holds; impedance spectra
+- ``history``: one cycle history per cell across its datasets
+- ``definitions``: the lab's definitions per kind of cell (capacity basis, loading reference)
 - ``metrics``: what a researcher reports for a cell
 - ``downsample``: points for plots
 - ``synthetic``: paper-shaped cycling data for tests and the demo

@@ -11,10 +11,15 @@ Conventions:
 * Only **complete** cycles numbered ≥ 1 are used (cycle 0, a leading partial half cycle, and
   the partial last cycle of a running test are left out).
 * Fractions are fractions (0.952, not 95.2); fade rates are in %/cycle.
-* **"out" capacity**: the second half cycle of each cycle, the reversible capacity: the
-  discharge when cycles start with charge (NaCrO2 half cell, full cell), the desodiation
-  (a cell-level charge) for a Sn half cell. Retention, fade, rate capability and the loading
-  check use it by default (``half="out"``); ``half`` may also be "in", "charge" or "discharge".
+* **Capacity basis**: retention, fade, cycle life, rate capability, the initial capacity and
+  the loading check are on the **discharge** capacity by default (``half="discharge"``), as
+  the lab defines them (DOMAIN.md): for a cathode half cell or a full cell the discharge is
+  the out half cycle; for a Sn half cell the discharge is the sodiation (cell voltage going
+  down), its in half cycle. ``half`` may also be "charge", "in" or "out".
+  :mod:`analysis.core.definitions` names the bases per kind of cell, and :func:`cell_metrics`
+  stores the other basis beside, named.
+* **Flagged cycles**: where a metric uses cycles that carry quality flags (``n_warnings`` /
+  ``flags`` columns of the summary), its ``warnings`` list them with their flags.
   The direction is read from the summary's Arrow metadata (``first_half_cycle``); every
   function also takes ``first_half_cycle=`` for summaries without it (rows read back from the
   database as a mapping of columns or a DataFrame), else "charge" is assumed.
@@ -24,6 +29,7 @@ Conventions:
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from typing import Any, Sequence
 
@@ -31,8 +37,9 @@ import numpy as np
 import pyarrow as pa
 
 from analysis.core.cycling import summary_metadata
+from analysis.core.definitions import LoadingReference, for_kind
 
-VERSION = "1.0.0"
+VERSION = "2.0.0"
 NOMINAL_C_RATES = (0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
 C_RATE_TOLERANCE = 0.15
 HALVES = ("out", "in", "charge", "discharge")
@@ -50,6 +57,7 @@ class MetricResult:
     params: dict = dataclasses.field(default_factory=dict)
     details: dict = dataclasses.field(default_factory=dict)
     version: str = VERSION
+    warnings: list = dataclasses.field(default_factory=list)
 
     def to_dict(self) -> dict:
         return _json_safe(dataclasses.asdict(self))
@@ -95,8 +103,27 @@ class _Summary:
                     else np.ones(number.size, dtype=bool))
         keep = complete & (number >= 1)
         order = np.argsort(number[keep], kind="stable")
-        self.columns = {name: np.asarray(values)[keep][order] for name, values in columns.items()}
+        self.columns = {name: np.asarray(values, dtype=object if name == "flags" else None)[keep][order]
+                        for name, values in columns.items()}
         self.cycle = self.columns["cycle_number"].astype(np.int64)
+        # the quality flags of each complete cycle: cycle -> flag codes
+        self.flagged: dict[int, list[str]] = {}
+        flags = self.columns.get("flags")
+        counts = self.columns.get("n_warnings")
+        for k, cycle in enumerate(self.cycle):
+            listed = flags[k] if flags is not None else None
+            if isinstance(listed, str):
+                listed = json.loads(listed) if listed else []
+            codes = [f.get("code", "") if isinstance(f, dict) else str(f) for f in listed or []]
+            if not codes and counts is not None and counts[k]:
+                codes = ["flagged"] * int(counts[k])
+            if codes:
+                self.flagged[int(cycle)] = codes
+
+    def warnings_for(self, cycles) -> list[dict]:
+        """The quality flags of the cycles a metric used."""
+        return [{"cycle": int(c), "flags": sorted(set(self.flagged[int(c)]))}
+                for c in sorted(set(int(c) for c in cycles)) if int(c) in self.flagged]
 
     def column_for(self, half: str, quantity: str) -> str:
         """Column name of ``quantity`` ("specific_capacity_mah_g", "capacity_mah", "c_rate",
@@ -123,6 +150,17 @@ def _missing(name: str, unit: str, definition: str, params: dict, reason: str) -
     return MetricResult(name, None, unit, definition, params, {"reason": reason})
 
 
+def _flagged(result: MetricResult, s: "_Summary", cycles) -> MetricResult:
+    """The result, saying which of the cycles it was computed from carry quality flags."""
+    warnings = s.warnings_for(cycles)
+    if not warnings:
+        return result
+    text = ", ".join(f"{w['cycle']} ({', '.join(w['flags'])})" for w in warnings)
+    return dataclasses.replace(result, warnings=warnings,
+                               details={**result.details,
+                                        "warning": f"computed from flagged cycles: {text}"})
+
+
 # --------------------------------------------------------------------------------------------
 # single-cycle metrics
 # --------------------------------------------------------------------------------------------
@@ -140,8 +178,10 @@ def coulombic_efficiency(summary: Any, cycle: int, *,
                         f"no complete cycle {cycle}")
     q_in = s.get(s.column_for("in", "capacity_mah"))[row]
     q_out = s.get(s.column_for("out", "capacity_mah"))[row]
-    return MetricResult("coulombic_efficiency", float(q_out / q_in), "fraction", definition,
-                        params, {"in_capacity_mah": float(q_in), "out_capacity_mah": float(q_out)})
+    return _flagged(MetricResult("coulombic_efficiency", float(q_out / q_in), "fraction",
+                                 definition, params,
+                                 {"in_capacity_mah": float(q_in), "out_capacity_mah": float(q_out)}),
+                    s, [cycle])
 
 
 def first_cycle_efficiency(summary: Any, *, cycle: int = 1,
@@ -161,16 +201,16 @@ def energy_efficiency(summary: Any, cycle: int) -> MetricResult:
         return _missing("energy_efficiency", "fraction", energy_efficiency.__doc__, params,
                         f"no complete cycle {cycle}")
     e_ch, e_dis = s.get("charge_energy_mwh")[row], s.get("discharge_energy_mwh")[row]
-    return MetricResult("energy_efficiency", float(e_dis / e_ch), "fraction",
-                        energy_efficiency.__doc__, params,
-                        {"charge_energy_mwh": float(e_ch), "discharge_energy_mwh": float(e_dis)})
+    return _flagged(MetricResult("energy_efficiency", float(e_dis / e_ch), "fraction",
+                                 energy_efficiency.__doc__, params,
+                                 {"charge_energy_mwh": float(e_ch),
+                                  "discharge_energy_mwh": float(e_dis)}), s, [cycle])
 
 
-def initial_specific_discharge_capacity(summary: Any, *, cycle: int = 1, half: str = "out",
+def initial_specific_discharge_capacity(summary: Any, *, cycle: int = 1, half: str = "discharge",
                                         first_half_cycle: str | None = None) -> MetricResult:
-    """Specific capacity (mAh/g of active material) of the out half cycle of cycle 1: the
-    discharge for charge-first cells, the desodiation for a Sn half cell (``half`` chooses
-    another: "in", "charge", "discharge")."""
+    """Specific capacity (mAh/g of active material) of the discharge of cycle 1: for a Sn half
+    cell its sodiation (``half`` chooses another: "charge", "in", "out")."""
     s = _Summary(summary, first_half_cycle)
     column = s.column_for(half, "specific_capacity_mah_g")
     params = {"cycle": cycle, "half": half, "column": column}
@@ -179,8 +219,9 @@ def initial_specific_discharge_capacity(summary: Any, *, cycle: int = 1, half: s
         return _missing("initial_specific_discharge_capacity", "mAh/g",
                         initial_specific_discharge_capacity.__doc__, params,
                         f"no complete cycle {cycle}")
-    return MetricResult("initial_specific_discharge_capacity", float(s.get(column)[row]),
-                        "mAh/g", initial_specific_discharge_capacity.__doc__, params)
+    return _flagged(MetricResult("initial_specific_discharge_capacity", float(s.get(column)[row]),
+                                 "mAh/g", initial_specific_discharge_capacity.__doc__, params),
+                    s, [cycle])
 
 
 def specific_energy(summary: Any, mass_mg: float, *, basis: str, cycle: int = 1) -> MetricResult:
@@ -195,8 +236,9 @@ def specific_energy(summary: Any, mass_mg: float, *, basis: str, cycle: int = 1)
         return _missing("specific_energy", "Wh/kg", specific_energy.__doc__, params,
                         f"no complete cycle {cycle}" if row is None else "no mass given")
     energy = s.get("discharge_energy_mwh")[row]
-    return MetricResult("specific_energy", float(energy / mass_mg * 1000.0), "Wh/kg",
-                        specific_energy.__doc__, params, {"discharge_energy_mwh": float(energy)})
+    return _flagged(MetricResult("specific_energy", float(energy / mass_mg * 1000.0), "Wh/kg",
+                                 specific_energy.__doc__, params,
+                                 {"discharge_energy_mwh": float(energy)}), s, [cycle])
 
 
 def specific_energies(summary: Any, *, cathode_active_mass_mg: float,
@@ -217,26 +259,38 @@ def specific_energies(summary: Any, *, cathode_active_mass_mg: float,
     return results
 
 
-def loading_check(summary: Any, reference_capacity_mah_g: float, *, tolerance: float = 0.05,
-                  cycle: int = 1, half: str = "out",
-                  first_half_cycle: str | None = None) -> MetricResult:
+def loading_check(summary: Any, reference_capacity_mah_g: float | None, *,
+                  tolerance: float = 0.05, cycle: int = 1, half: str = "discharge",
+                  first_half_cycle: str | None = None,
+                  reference_source: str | None = None) -> MetricResult:
     """Mass-loading sanity: deviation = (initial specific capacity − reference) ÷ reference,
-    with the initial capacity that of the out half cycle of cycle 1 (the discharge of a
-    NaCrO2 cell). |deviation| ≤ tolerance (±5 %) → "ok", else "suspect": the weighed active
-    mass is probably wrong and the cell is left out of comparisons unless a person decides
-    otherwise. "unknown" when there is no complete first cycle."""
+    with the initial capacity that of the discharge of cycle 1. |deviation| ≤ tolerance
+    (±5 %) → "ok", else "suspect": the weighed active mass is probably wrong and the cell is
+    left out of comparisons unless a person decides otherwise. "unknown" when there is no
+    complete first cycle; "not checked" when no reference applies to the cell
+    (``reference_capacity_mah_g`` None; ``reference_source`` says why)."""
+    params = {"reference_capacity_mah_g": reference_capacity_mah_g, "tolerance": tolerance,
+              "cycle": cycle, "half": half, "reference_source": reference_source}
+    if not reference_capacity_mah_g:
+        return MetricResult("loading_check", "not checked", "", loading_check.__doc__, params,
+                            {"verdict": "not checked",
+                             "reason": f"not checked: {reference_source or 'no reference'}"})
     initial = initial_specific_discharge_capacity(summary, cycle=cycle, half=half,
                                                   first_half_cycle=first_half_cycle)
-    params = {"reference_capacity_mah_g": reference_capacity_mah_g, "tolerance": tolerance,
-              "cycle": cycle, "half": half}
     if initial.value is None:
         return MetricResult("loading_check", "unknown", "", loading_check.__doc__, params,
                             {"verdict": "unknown", **initial.details})
     deviation = (initial.value - reference_capacity_mah_g) / reference_capacity_mah_g
     status = "ok" if abs(deviation) <= tolerance + 1e-12 else "suspect"
-    return MetricResult("loading_check", status, "", loading_check.__doc__, params,
-                        {"verdict": status, "initial_specific_capacity_mah_g": initial.value,
-                         "deviation": deviation})
+    against = reference_source or f"the reference {reference_capacity_mah_g:g} mAh/g"
+    reason = (f"initial {half} capacity {initial.value:.1f} mAh/g is {100 * deviation:+.1f} % "
+              f"from {reference_capacity_mah_g:g} mAh/g ({against}); tolerance "
+              f"±{100 * tolerance:g} %")
+    return dataclasses.replace(initial, name="loading_check", value=status, unit="",
+                               definition=loading_check.__doc__, params=params,
+                               details={**initial.details, "verdict": status,
+                                        "initial_specific_capacity_mah_g": initial.value,
+                                        "deviation": deviation, "reason": reason})
 
 
 # --------------------------------------------------------------------------------------------
@@ -269,7 +323,7 @@ def _groups(s: _Summary, half: str, nominal_rates, tolerance) -> tuple[np.ndarra
 
 
 def c_rate_groups(summary: Any, *, nominal_rates: Sequence[float] = NOMINAL_C_RATES,
-                  tolerance: float = C_RATE_TOLERANCE, half: str = "out",
+                  tolerance: float = C_RATE_TOLERANCE, half: str = "discharge",
                   first_half_cycle: str | None = None) -> MetricResult:
     """The protocol's rate blocks: complete cycles grouped by their out half cycle's C-rate
     snapped to the nominal rates (:func:`snap_c_rates`); one row per run of one rate with its
@@ -293,9 +347,9 @@ def c_rate_groups(summary: Any, *, nominal_rates: Sequence[float] = NOMINAL_C_RA
 
 def rate_capability(summary: Any, *, nominal_rates: Sequence[float] = NOMINAL_C_RATES,
                     tolerance: float = C_RATE_TOLERANCE, reference_rate: float = 0.1,
-                    skip_first_after_change: bool = False, half: str = "out",
+                    skip_first_after_change: bool = False, half: str = "discharge",
                     first_half_cycle: str | None = None) -> MetricResult:
-    """Rate capability RC(C) = mean out (discharge) specific capacity of the complete cycles
+    """Rate capability RC(C) = mean discharge specific capacity of the complete cycles
     at rate C ÷ the same mean at ``reference_rate`` (0.1C). Cycles are grouped by
     :func:`snap_c_rates`; all cycles at a rate count, in every block of that rate. With
     ``skip_first_after_change`` the first cycle of each block (the first cycle after a rate
@@ -321,8 +375,9 @@ def rate_capability(summary: Any, *, nominal_rates: Sequence[float] = NOMINAL_C_
             for rate, (mean, cycles) in sorted(means.items())]
     details = {} if ref else {"reason": f"no complete cycle at the reference rate "
                                         f"{reference_rate}C"}
-    return MetricResult("rate_capability", rows, "fraction", rate_capability.__doc__, params,
-                        details)
+    used = [c for _mean, cycles in means.values() for c in cycles]
+    return _flagged(MetricResult("rate_capability", rows, "fraction", rate_capability.__doc__,
+                                 params, details), s, used)
 
 
 # --------------------------------------------------------------------------------------------
@@ -370,11 +425,12 @@ def _reference(s: _Summary, cycle: int | None, ref_cycle: int | None, reference:
 
 
 def retention(summary: Any, cycle: int | None = None, *, ref_cycle: int | None = None,
-              reference: str = "first_at_rate", half: str = "out",
+              reference: str = "first_at_rate", half: str = "discharge",
               nominal_rates: Sequence[float] = NOMINAL_C_RATES,
               tolerance: float = C_RATE_TOLERANCE,
               first_half_cycle: str | None = None) -> MetricResult:
-    """Capacity retention R_N = Q_out,N ÷ Q_out,ref (fraction). N defaults to the last complete
+    """Capacity retention R_N = Q_N ÷ Q_ref of the discharge (fraction; ``half`` chooses another
+    basis). N defaults to the last complete
     cycle. The reference cycle, stored in the result, is ``ref_cycle`` if given, else by
     ``reference``: "first_at_rate" = the first complete cycle at N's nominal C-rate (after
     formation cycles at another rate: the paper's 95.6 % after 100 cycles at 0.5C is cycle
@@ -387,16 +443,16 @@ def retention(summary: Any, cycle: int | None = None, *, ref_cycle: int | None =
     except LookupError as exc:
         return _missing("retention", "fraction", retention.__doc__, params, str(exc))
     n, ref = int(s.cycle[r["n_row"]]), int(s.cycle[r["ref_row"]])
-    return MetricResult("retention", float(r["retention"][r["n_row"]]), "fraction",
-                        retention.__doc__, {**params, "cycle": n, "ref_cycle": ref},
-                        {"reference_c_rate": r["ref_rate"], "column": r["column"],
-                         "capacity_mah": float(r["capacity"][r["n_row"]]),
-                         "reference_capacity_mah": float(r["capacity"][r["ref_row"]]),
-                         "cycles_after_reference": n - ref})
+    return _flagged(MetricResult("retention", float(r["retention"][r["n_row"]]), "fraction",
+                                 retention.__doc__, {**params, "cycle": n, "ref_cycle": ref},
+                                 {"reference_c_rate": r["ref_rate"], "column": r["column"],
+                                  "capacity_mah": float(r["capacity"][r["n_row"]]),
+                                  "reference_capacity_mah": float(r["capacity"][r["ref_row"]]),
+                                  "cycles_after_reference": n - ref}), s, [n, ref])
 
 
 def fade_rate(summary: Any, cycle: int | None = None, *, ref_cycle: int | None = None,
-              reference: str = "first_at_rate", half: str = "out",
+              reference: str = "first_at_rate", half: str = "discharge",
               nominal_rates: Sequence[float] = NOMINAL_C_RATES,
               tolerance: float = C_RATE_TOLERANCE,
               first_half_cycle: str | None = None) -> MetricResult:
@@ -427,12 +483,13 @@ def fade_rate(summary: Any, cycle: int | None = None, *, ref_cycle: int | None =
         details["ols_pct_per_cycle"] = None
     details["geometric_pct_per_cycle"] = (float((1.0 - r_n ** (1.0 / (n - ref))) * 100.0)
                                           if r_n > 0 else None)
-    return MetricResult("fade_rate", (1.0 - r_n) / (n - ref) * 100.0, "%/cycle",
-                        fade_rate.__doc__, params, details)
+    return _flagged(MetricResult("fade_rate", (1.0 - r_n) / (n - ref) * 100.0, "%/cycle",
+                                 fade_rate.__doc__, params, details), s,
+                    s.cycle[points].tolist() + [n, ref])
 
 
 def cycles_to_threshold(summary: Any, threshold: float = 0.8, *, ref_cycle: int | None = None,
-                        reference: str = "first_at_rate", half: str = "out",
+                        reference: str = "first_at_rate", half: str = "discharge",
                         nominal_rates: Sequence[float] = NOMINAL_C_RATES,
                         tolerance: float = C_RATE_TOLERANCE,
                         first_half_cycle: str | None = None) -> MetricResult:
@@ -467,15 +524,20 @@ def cycles_to_threshold(summary: Any, threshold: float = 0.8, *, ref_cycle: int 
     else:
         r0, r1, n0, n1 = values[k - 1], values[k], numbers[k - 1], numbers[k]
         crossing = n0 + (r0 - threshold) / (r0 - r1) * (n1 - n0)
-    return MetricResult("cycles_to_threshold", float(crossing), "cycle",
-                        cycles_to_threshold.__doc__, params,
-                        {"status": "reached", "cycles_after_reference": float(crossing - ref),
-                         "first_cycle_below": int(numbers[k])})
+    return _flagged(MetricResult("cycles_to_threshold", float(crossing), "cycle",
+                                 cycles_to_threshold.__doc__, params,
+                                 {"status": "reached", "cycles_after_reference": float(crossing - ref),
+                                  "first_cycle_below": int(numbers[k])}), s,
+                    numbers[:k + 1].astype(int).tolist())
 
 
 # --------------------------------------------------------------------------------------------
 # everything for one cell
 # --------------------------------------------------------------------------------------------
+
+def _on_basis(result: MetricResult, basis_name: str) -> MetricResult:
+    return dataclasses.replace(result, params={**result.params, "basis": basis_name})
+
 
 def cell_metrics(summary: Any, *, reference_capacity_mah_g: float | None = None,
                  cathode_active_mass_mg: float | None = None,
@@ -485,39 +547,73 @@ def cell_metrics(summary: Any, *, reference_capacity_mah_g: float | None = None,
                  tolerance: float = C_RATE_TOLERANCE, retention_cycle: int | None = None,
                  threshold: float = 0.8, reference_rate: float = 0.1,
                  skip_first_after_change: bool = False, loading_tolerance: float = 0.05,
-                 energy_cycle: int = 1,
-                 first_half_cycle: str | None = None) -> dict[str, MetricResult]:
-    """All the cell's metrics, keyed by name. ``reference_capacity_mah_g`` and
-    ``first_half_cycle`` default to the ones the summary was made with (Arrow metadata; pass
-    them when the summary comes from the database); specific energies need
-    ``cathode_active_mass_mg`` (and both composite masses for the composite basis)."""
-    meta = summary_metadata(summary) if isinstance(summary, pa.Table) else {}
-    if reference_capacity_mah_g is None:
-        reference_capacity_mah_g = meta.get("params", {}).get("reference_capacity_mah_g")
+                 energy_cycle: int = 1, first_half_cycle: str | None = None,
+                 cell_kind: str | None = None,
+                 loading_reference: LoadingReference | None = None) -> dict[str, MetricResult]:
+    """All the cell's metrics, keyed by name.
+
+    ``cell_kind`` applies the lab's definitions for that kind (:mod:`analysis.core.definitions`):
+    the direction cycles start with, the capacity basis of retention, fade, cycle life and rate
+    capability (the discharge; for a Sn half cell the sodiation) named in each result's
+    ``params["basis"]``, and the other basis stored beside as ``retention_on_<name>`` and
+    ``rate_capability_on_<name>`` (``retention_on_desodiation`` for a Sn half cell).
+    ``loading_reference`` (from :func:`analysis.core.definitions.loading_reference`) decides the
+    loading check, which reads "not checked" with its reason where no reference fits the kind.
+    Without them ``reference_capacity_mah_g`` (default: the one the summary was made with) is
+    the loading reference and ``first_half_cycle`` the direction (pass it when the summary
+    comes from the database). Specific energies need ``cathode_active_mass_mg`` (and both
+    composite masses for the composite basis)."""
+    definition = for_kind(cell_kind) if cell_kind else None
+    if definition and first_half_cycle is None:
+        first_half_cycle = definition.first_half_cycle
+    basis = definition.basis if definition else "discharge"
+    basis_name = definition.basis_name if definition else "discharge"
     direction = dict(first_half_cycle=first_half_cycle)
     rates = dict(nominal_rates=nominal_rates, tolerance=tolerance, **direction)
     results = {
         "first_cycle_efficiency": first_cycle_efficiency(summary, **direction),
         "second_cycle_efficiency": dataclasses.replace(
             coulombic_efficiency(summary, 2, **direction), name="second_cycle_efficiency"),
-        "initial_specific_discharge_capacity": initial_specific_discharge_capacity(
-            summary, **direction),
-        "c_rate_groups": c_rate_groups(summary, **rates),
-        "retention": retention(summary, retention_cycle, **rates),
-        "fade_rate": fade_rate(summary, retention_cycle, **rates),
-        "cycles_to_threshold": cycles_to_threshold(summary, threshold, **rates),
-        "rate_capability": rate_capability(summary, reference_rate=reference_rate,
-                                           skip_first_after_change=skip_first_after_change,
-                                           **rates),
+        "initial_specific_discharge_capacity": _on_basis(initial_specific_discharge_capacity(
+            summary, half=basis, **direction), basis_name),
+        "c_rate_groups": c_rate_groups(summary, half=basis, **rates),
+        "retention": _on_basis(retention(summary, retention_cycle, half=basis, **rates),
+                               basis_name),
+        "fade_rate": _on_basis(fade_rate(summary, retention_cycle, half=basis, **rates),
+                               basis_name),
+        "cycles_to_threshold": _on_basis(cycles_to_threshold(summary, threshold, half=basis,
+                                                             **rates), basis_name),
+        "rate_capability": _on_basis(rate_capability(
+            summary, reference_rate=reference_rate,
+            skip_first_after_change=skip_first_after_change, half=basis, **rates), basis_name),
     }
-    if reference_capacity_mah_g:
-        results["loading_check"] = loading_check(summary, reference_capacity_mah_g,
-                                                 tolerance=loading_tolerance, **direction)
+    if definition:
+        other = definition.other_name
+        results[f"retention_on_{other}"] = dataclasses.replace(_on_basis(
+            retention(summary, retention_cycle, half=definition.other, **rates), other),
+            name=f"retention_on_{other}")
+        results[f"rate_capability_on_{other}"] = dataclasses.replace(_on_basis(rate_capability(
+            summary, reference_rate=reference_rate,
+            skip_first_after_change=skip_first_after_change, half=definition.other, **rates),
+            other), name=f"rate_capability_on_{other}")
+    if loading_reference is not None:
+        results["loading_check"] = loading_check(
+            summary, loading_reference.specific_capacity_mah_g,
+            tolerance=loading_reference.tolerance, half=basis,
+            reference_source=loading_reference.source, **direction)
+    else:
+        if reference_capacity_mah_g is None and isinstance(summary, pa.Table):
+            reference_capacity_mah_g = summary_metadata(summary).get("params", {}).get(
+                "reference_capacity_mah_g")
+        if reference_capacity_mah_g:
+            results["loading_check"] = loading_check(summary, reference_capacity_mah_g,
+                                                     tolerance=loading_tolerance, half=basis,
+                                                     **direction)
     if cathode_active_mass_mg:
-        for basis, result in specific_energies(
+        for energy_basis, result in specific_energies(
                 summary, cathode_active_mass_mg=cathode_active_mass_mg,
                 positive_composite_mass_mg=positive_composite_mass_mg,
                 negative_composite_mass_mg=negative_composite_mass_mg,
                 cycle=energy_cycle).items():
-            results[f"specific_energy_{basis}"] = result
+            results[f"specific_energy_{energy_basis}"] = result
     return results

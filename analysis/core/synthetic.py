@@ -497,7 +497,9 @@ def paper_nacro2_rate_test(composition: str = "95:2:3", cell: CellSpec | None = 
 def paper_sn_half_cell(cell: CellSpec | None = None, **generate_kwargs) -> SyntheticDataset:
     """Sn 90:5:5 half cell, 2 cycles at 0.1C then 50 at 0.2C (Fig. 4a, b); cycles start with
     sodiation (discharge). CE = desodiation ÷ sodiation: 84.3 % then 97.0 %; desodiation
-    634.0 mAh/g in cycle 2; 92.1 % of the first 0.2C cycle's desodiation capacity after 50."""
+    634.0 mAh/g in cycle 2; the sodiation capacity after 50 cycles at 0.2C is 92.1 % of the
+    first 0.2C cycle's (retention on sodiation, as the lab defines it for a Sn half cell; on
+    desodiation it is 93.2 %, the CE rising from 98.4 % to 99.6 %)."""
     protocol = ((0.1, 2), (0.2, 50))
     cycles = [
         CycleTarget(0.1, 745.0 * 0.843, 745.0, 0.56, 0.30),
@@ -505,9 +507,9 @@ def paper_sn_half_cell(cell: CellSpec | None = None, **generate_kwargs) -> Synth
     ]
     fade = _fade(50, 0.921, early=0.3)
     for j in range(50):
-        out = 610.0 * fade[j]
+        sodiation = 620.0 * fade[j]
         ce = 0.996 - 0.012 * math.exp(-j / 10.0)
-        cycles.append(CycleTarget(0.2, out, out / ce, 0.57, 0.27))
+        cycles.append(CycleTarget(0.2, sodiation * ce, sodiation, 0.57, 0.27))
     return generate(cell or sn_half_cell(), cycles, protocol=protocol, **generate_kwargs)
 
 

@@ -113,11 +113,35 @@ def test_loading_check_both_ways():
         "unknown"
 
 
-def test_loading_check_of_a_sn_half_cell_uses_the_desodiation_capacity():
+def test_loading_check_of_a_sn_half_cell_is_on_its_sodiation_and_only_against_the_labs_reference():
+    from analysis.core.definitions import loading_reference
+
     summary = hand_summary([752.0], charge=[634.0], first_half_cycle="discharge")
-    assert metrics.loading_check(summary, 634.0).value == "ok"
-    assert metrics.loading_check(summary, 634.0, half="discharge").value == "suspect"
+    assert metrics.loading_check(summary, 752.0).value == "ok"  # the discharge: sodiation
+    assert metrics.loading_check(summary, 634.0).value == "suspect"
+    assert metrics.loading_check(summary, 634.0, half="charge").value == "ok"
     assert metrics.first_cycle_efficiency(summary).value == pytest.approx(634.0 / 752.0)
+    # the lab's rule: no reference for Sn half cells unless the lab sets one; Sn's 847 mAh/g is
+    # the theoretical capacity, not a practical reference
+    none = loading_reference("anode_half", material_reference_mah_g=847.0, material="Sn")
+    check = metrics.cell_metrics(summary, cell_kind="anode_half", loading_reference=none)
+    assert check["loading_check"].value == "not checked"
+    assert check["loading_check"].details["reason"] == (
+        "not checked: no loading reference is set for Sn half cells (a lab manager can set one "
+        "per kind of cell)")
+    lab = loading_reference("anode_half", material_reference_mah_g=847.0,
+                            lab_reference_mah_g=740.0)
+    checked = metrics.cell_metrics(summary, cell_kind="anode_half", loading_reference=lab)
+    assert checked["loading_check"].value == "ok"
+    assert "the lab's reference for Sn half cells" in checked["loading_check"].details["reason"]
+    # a cathode half cell is checked against its material's practical reference
+    nco = loading_reference("cathode_half", material_reference_mah_g=120.0, material="NaCrO2")
+    cathode = metrics.cell_metrics(hand_summary([118.0]), cell_kind="cathode_half",
+                                   loading_reference=nco)["loading_check"]
+    assert cathode.value == "ok"
+    assert cathode.details["reason"] == ("initial discharge capacity 118.0 mAh/g is -1.7 % from "
+                                         "120 mAh/g (the practical reference capacity of "
+                                         "NaCrO2); tolerance ±5 %")
 
 
 def test_c_rates_snap_to_the_nearest_nominal_rate_within_the_tolerance():
@@ -282,8 +306,22 @@ def test_sn_half_cell_efficiency_is_desodiation_over_sodiation(paper):
         summary.column("discharge_capacity_mah")[0].as_py())  # sodiation is the "in"
     assert pct(metrics.coulombic_efficiency(summary, 2).value) == 97.0
     retention = metrics.retention(summary)
-    assert retention.details["column"] == "charge_capacity_mah"  # desodiation
+    assert retention.details["column"] == "discharge_capacity_mah"  # sodiation
     assert pct(retention.value) == 92.1
+
+
+def test_sn_half_cell_retention_is_on_sodiation_with_desodiation_beside_it(paper):
+    _data, summary = paper["sn_half_cell"]
+    everything = metrics.cell_metrics(summary, cell_kind="anode_half")
+    assert pct(everything["retention"].value) == 92.1
+    assert everything["retention"].params["basis"] == "sodiation"
+    assert everything["retention"].details["column"] == "discharge_capacity_mah"
+    other = everything["retention_on_desodiation"]
+    assert pct(other.value) == 93.2 and other.params["basis"] == "desodiation"
+    assert other.details["column"] == "charge_capacity_mah"
+    assert everything["rate_capability"].params["basis"] == "sodiation"
+    assert everything["rate_capability_on_desodiation"].params["half"] == "charge"
+    assert round(everything["initial_specific_discharge_capacity"].value) == 745  # sodiation
 
 
 def test_metrics_from_database_rows_need_the_direction_of_the_cycles(paper):
@@ -295,11 +333,11 @@ def test_metrics_from_database_rows_need_the_direction_of_the_cycles(paper):
     # without the direction the rows are read as a charge-first cell
     assert pct(metrics.first_cycle_efficiency(rows).value) != 84.3
     everything = metrics.cell_metrics(rows, first_half_cycle="discharge",
-                                      reference_capacity_mah_g=634.0)
+                                      reference_capacity_mah_g=750.0)
     assert pct(everything["retention"].value) == 92.1
-    # desodiation of cycle 1: 628.0 mAh/g, −0.9 % from the 634 mAh/g reference
+    # sodiation of cycle 1: 745.0 mAh/g, −0.7 % from a 750 mAh/g reference
     assert everything["loading_check"].value == "ok"
-    assert pct(everything["loading_check"].details["deviation"]) == -0.9
+    assert pct(everything["loading_check"].details["deviation"]) == -0.7
     frame = pd.DataFrame(rows)
     assert metrics.retention(frame, first_half_cycle="discharge").value == pytest.approx(
         everything["retention"].value)
