@@ -1,8 +1,16 @@
 """Ingestion and recomputation: the Django side that runs the pure core and stores its results.
 
 Every stage records its state on the dataset (queued → running → done | failed, with a message
-a person can act on). Nothing here alters or deletes the raw file; a failure leaves the raw
-file and everything before the failing stage as it was.
+a person can act on; skipped when an earlier stage failed or the file holds no cycling data).
+A dataset whose cycles carry quality flags ends "done with N warnings". Nothing here alters or
+deletes the raw file; a failure leaves the raw file and everything before the failing stage as
+it was.
+
+A file is read, then recognised (``analysis.core.measurement``): only cycling data gets steps,
+cycles and summary rows and feeds the cell's metrics; an impedance file keeps its spectrum; a
+companion file (Arbin's ``_Metadata.csv``) attaches its settings to the dataset of the file it
+describes. The cell's metrics are computed over its history: every cycling dataset of the cell
+not left out, in time order, cycles numbered on (``analysis.core.history``).
 """
 from __future__ import annotations
 
@@ -10,6 +18,7 @@ import contextlib
 import dataclasses
 import io
 import logging
+import math
 import os
 import pathlib
 import re
@@ -22,13 +31,28 @@ from django.core.files.base import File
 from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
+import datetime as dt
+import json
+
 from analysis.core import metrics as metrics_core
 from analysis.core.cycling import KIND_NAMES, SUMMARY_COLUMNS, update_analysis
-from analysis.models import CellMetrics, CycleStep, CycleSummary, ProcessingStage
+from analysis.core.definitions import loading_reference as loading_reference_for
+from analysis.core.history import join_history
+from analysis.core.measurement import KIND_LABELS, impedance_spectrum, measurement_kind
 from analysis.core.readers import ReaderError
-from analysis.core.readers.registry import read_cycler_file
+from analysis.core.readers.registry import read_companion, read_cycler_file
+from analysis.models import (
+    NOT_SUMMARY_FIELDS,
+    CellMetrics,
+    CycleStep,
+    CycleSummary,
+    LoadingReference,
+    ProcessingStage,
+    QualityFlag,
+)
 from cells.models import Cell, CellPart, CyclingRun, Dataset, RawDataFile
-from eln.services import RecordSpec, register
+from cells.selectors import cell_datasets
+from eln.services import RecordSpec, record_save, register
 
 log = logging.getLogger(__name__)
 Stage = ProcessingStage.Name
@@ -52,11 +76,14 @@ class CellParameters:
     first_half_cycle: str
     positive_composite_mass_mg: float | None
     negative_composite_mass_mg: float | None
+    lower_cutoff_v: float | None = None
+    upper_cutoff_v: float | None = None
 
     def summary_kwargs(self) -> dict:
         return dict(active_mass_mg=self.active_mass_mg, electrode_area_cm2=self.electrode_area_cm2,
                     reference_capacity_mah_g=self.reference_capacity_mah_g,
-                    first_half_cycle=self.first_half_cycle)
+                    first_half_cycle=self.first_half_cycle, lower_cutoff_v=self.lower_cutoff_v,
+                    upper_cutoff_v=self.upper_cutoff_v)
 
 
 def cell_parameters(cell: Cell) -> CellParameters:
@@ -78,6 +105,7 @@ def cell_parameters(cell: Cell) -> CellParameters:
         active_mass_mg=active_mass, electrode_area_cm2=electrode.area_cm2, reference_capacity_mah_g=reference,
         first_half_cycle=cell.first_half_cycle, positive_composite_mass_mg=electrode.coating_mass_mg,
         negative_composite_mass_mg=negative.electrode.coating_mass_mg if both_cast else None,
+        lower_cutoff_v=cell.lower_cutoff_v, upper_cutoff_v=cell.upper_cutoff_v,
     )
 
 
@@ -108,6 +136,25 @@ def reset_stages(dataset: Dataset, names=tuple(ProcessingStage.ORDER)) -> None:
             dataset=dataset, name=name,
             defaults=dict(state=ProcessingStage.State.QUEUED, message="", started_at=None, finished_at=None),
         )
+
+
+def skip_stages(dataset: Dataset, names, message: str) -> None:
+    """Stages that will not run, and why (an earlier one failed, or the file is not cycling data)."""
+    now = timezone.now()
+    for name in names:
+        ProcessingStage.objects.update_or_create(
+            dataset=dataset, name=name,
+            defaults=dict(state=ProcessingStage.State.SKIPPED, message=message, started_at=None, finished_at=now))
+
+
+def _skip_after(dataset: Dataset, failed: str) -> None:
+    """Every stage after ``failed`` that has not run reads "skipped", naming the stage that failed."""
+    later = ProcessingStage.ORDER[ProcessingStage.ORDER.index(failed) + 1:]
+    waiting = ProcessingStage.objects.filter(dataset=dataset, name__in=later).exclude(
+        state__in=[ProcessingStage.State.DONE])
+    label = ProcessingStage.Name(failed).label
+    skip_stages(dataset, list(waiting.values_list("name", flat=True)),
+                f"not run: the stage before ({label}) failed")
 
 
 @contextlib.contextmanager
@@ -152,10 +199,38 @@ def read_raw_file(dataset: Dataset) -> pa.Table:
     dataset.parquet_file.name = storage.save(parquet_name, File(buffer))
     dataset.reader_name, dataset.reader_version = result.reader_name, result.reader_version
     dataset.row_count = result.table.num_rows
-    dataset.file_metadata = result.metadata
+    kind = measurement_kind(result.table, result.metadata)
+    dataset.measurement_kind = kind.kind
+    dataset.file_metadata = {**result.metadata, "measurement_kind": kind.to_dict()}
+    dataset.data_started_at = data_start(result.table, result.metadata)
     dataset.save(update_fields=["parquet_file", "reader_name", "reader_version", "row_count", "file_metadata",
-                                "modified_at"])
+                                "measurement_kind", "data_started_at", "modified_at"])
     return result.table
+
+
+_START_KEYS = ("acquisition_start", "start_time", "start_datetime", "test_start_time", "technique_start",
+               "first_start_datetime")
+
+
+def data_start(table: pa.Table, metadata: dict) -> dt.datetime | None:
+    """When the data begins: the file's first time stamp, else the start it states. Cyclers
+    write local time without a zone; it is read in the server's time zone."""
+    when = None
+    if "timestamp" in table.column_names:
+        stamps = table.column("timestamp").drop_null()
+        if len(stamps):
+            when = stamps[0].as_py()
+    for key in _START_KEYS:
+        if when is None and metadata.get(key):
+            try:
+                when = dt.datetime.fromisoformat(str(metadata[key]))
+            except ValueError:
+                continue
+    if when is None:
+        return None
+    if timezone.is_naive(when):
+        when = timezone.make_aware(when, timezone.get_default_timezone())
+    return when
 
 
 def _summary_path(raw) -> str:
@@ -209,7 +284,8 @@ def _open_canonical(dataset: Dataset):
 
 
 def _finite_or_none(value):
-    return None if value is None or (isinstance(value, float) and value != value) else value
+    """No NaN or infinity is stored (PostgreSQL would keep it, JSON cannot carry it)."""
+    return None if value is None or (isinstance(value, float) and not math.isfinite(value)) else value
 
 
 def store_cycles(dataset: Dataset, analysis, *, first_cycle: int) -> None:
@@ -217,6 +293,7 @@ def store_cycles(dataset: Dataset, analysis, *, first_cycle: int) -> None:
     summary = analysis.summary.to_pylist()
     step_rows = []
     steps, cycles = analysis.steps, analysis.cycles
+    roles = cycles.role
     first_step = 0
     if first_cycle > 0:
         first_step = CycleStep.objects.filter(dataset=dataset, cycle_number__lt=first_cycle).count()
@@ -228,19 +305,45 @@ def store_cycles(dataset: Dataset, analysis, *, first_cycle: int) -> None:
             end_row=int(steps.end_row[k]), start_time_s=float(steps.start_time_s[k]),
             end_time_s=float(steps.end_time_s[k]), duration_s=float(steps.duration_s[k]),
             capacity_mah=float(steps.capacity_mah[k]), energy_mwh=float(steps.energy_mwh[k]),
+            counter_capacity_mah=_finite_or_none(float(steps.counter_capacity_mah[k])),
+            integral_capacity_mah=float(steps.integral_capacity_mah[k]),
+            role=str(roles[k]), half_cycle=int(cycles.half_cycle[k]) if cycles.half_cycle[k] >= 0 else None,
+            cycler_step=int(steps.cycler_step[k]) if steps.cycler_step[k] >= 0 else None,
             mean_current_ma=float(steps.mean_current_ma[k]),
             start_voltage_v=_finite_or_none(float(steps.start_voltage_v[k])),
             end_voltage_v=_finite_or_none(float(steps.end_voltage_v[k])),
         ))
+    kept = [row for row in summary if row["cycle_number"] >= first_cycle]
     summary_rows = [
-        CycleSummary(dataset=dataset, **{name: _finite_or_none(row[name]) for name in SUMMARY_COLUMNS})
-        for row in summary if row["cycle_number"] >= first_cycle
+        CycleSummary(dataset=dataset, **{name: _finite_or_none(row[name]) for name in SUMMARY_COLUMNS
+                                         if name != "flags"})
+        for row in kept
+    ]
+    flag_rows = [
+        QualityFlag(dataset=dataset, cycle_number=row["cycle_number"], code=flag["code"],
+                    half=flag.get("half") or "", quantity=flag.get("quantity") or "",
+                    value=_finite_or_none(flag.get("value")), limit=_finite_or_none(flag.get("limit")),
+                    unit=flag.get("unit") or "", message=flag["message"],
+                    details={key: value for key, value in flag.items()
+                             if key not in ("code", "half", "quantity", "value", "limit", "unit", "message")})
+        for row in kept for flag in json.loads(row["flags"] or "[]")
     ]
     with transaction.atomic():
         CycleStep.objects.filter(dataset=dataset, step_number__gt=first_step).delete()
         CycleSummary.objects.filter(dataset=dataset, cycle_number__gte=first_cycle).delete()
+        QualityFlag.objects.filter(dataset=dataset, cycle_number__gte=first_cycle).delete()
+        QualityFlag.objects.filter(dataset=dataset, cycle_number__isnull=True).delete()
         CycleStep.objects.bulk_create(step_rows, batch_size=2000)
         CycleSummary.objects.bulk_create(summary_rows, batch_size=2000)
+        QualityFlag.objects.bulk_create(flag_rows, batch_size=2000)
+
+
+def clear_cycles(dataset: Dataset) -> None:
+    """No steps, cycles or flags: the dataset holds no cycling data (any more)."""
+    with transaction.atomic():
+        CycleStep.objects.filter(dataset=dataset).delete()
+        CycleSummary.objects.filter(dataset=dataset).delete()
+        QualityFlag.objects.filter(dataset=dataset).delete()
 
 
 def analyse_dataset(dataset: Dataset, table: pa.Table | None = None, *, incremental: bool = True) -> None:
@@ -251,43 +354,187 @@ def analyse_dataset(dataset: Dataset, table: pa.Table | None = None, *, incremen
         finished = dataset.run.state in ("finished", "aborted")
         previous = _previous_summary(dataset) if incremental else None
         analysis = update_analysis(previous, table, finished=finished, **params.summary_kwargs())
-    with stage(dataset, Stage.SUMMARY):
+    with stage(dataset, Stage.SUMMARY) as summary_stage:
         store_cycles(dataset, analysis, first_cycle=analysis.first_recomputed_cycle)
         _write_summary_parquet(dataset, analysis.summary)
+        flagged = sum(1 for n in analysis.summary.column("n_warnings").to_pylist() if n)
+        if flagged:
+            summary_stage.message = (f"{analysis.n_warnings} quality flag(s) on {flagged} cycle(s): see "
+                                     "the flags of each cycle")
 
 
-def newest_dataset(cell: Cell) -> Dataset | None:
-    """The cell's most recent dataset with a stored summary."""
-    summarised = Dataset.objects.filter(
-        run__cell=cell, stages__name=Stage.SUMMARY, stages__state=ProcessingStage.State.DONE)
-    return summarised.order_by("-run__started_at", "-modified_at").first()
+def is_cycling(dataset: Dataset) -> bool:
+    return dataset.measurement_kind in ("", Dataset.MeasurementKind.CYCLING)
+
+
+def _history_order(dataset: Dataset):
+    when = dataset.data_started_at or dataset.run.started_at or dataset.created_at
+    return when, dataset.created_at, dataset.pk
+
+
+@dataclasses.dataclass(frozen=True)
+class HistorySources:
+    """The datasets of a cell's history in time order, and those left out with why."""
+
+    used: list[Dataset]
+    left_out: list[dict]
+
+
+def history_sources(cell: Cell) -> HistorySources:
+    """Which of the cell's datasets make its cycle history: the cycling ones with a summary,
+    not left out by a person, in the order they were measured."""
+    datasets = list(cell_datasets(cell).prefetch_related("stages"))
+    used, left_out = [], []
+    for dataset in sorted(datasets, key=_history_order):
+        summarised = any(s.name == Stage.SUMMARY and s.state == ProcessingStage.State.DONE
+                         for s in dataset.stages.all())
+        if not is_cycling(dataset):
+            left_out.append({"dataset": dataset.human_id, "run": dataset.run.human_id,
+                             "reason": f"{KIND_LABELS.get(dataset.measurement_kind, dataset.measurement_kind)}"
+                                       ": not cycling data"})
+        elif dataset.excluded_from_history:
+            left_out.append({"dataset": dataset.human_id, "run": dataset.run.human_id,
+                             "reason": f"left out: {dataset.exclusion_reason}"})
+        elif not summarised:
+            left_out.append({"dataset": dataset.human_id, "run": dataset.run.human_id,
+                             "reason": f"no cycles yet (state: {dataset.get_state_display()})"})
+        else:
+            used.append(dataset)
+    return HistorySources(used, left_out)
+
+
+def _summary_rows(datasets: list[Dataset]) -> dict[int, list[dict]]:
+    """Every dataset's summary rows, with their flag codes, in two queries."""
+    names = [name for name in SUMMARY_COLUMNS if name not in NOT_SUMMARY_FIELDS] + ["cycle_number"]
+    rows: dict[int, list[dict]] = {d.pk: [] for d in datasets}
+    by_key = {}
+    for row in (CycleSummary.objects.filter(dataset__in=datasets).order_by("dataset_id", "cycle_number")
+                .values("id", "dataset_id", *names)):
+        row["flags"] = []
+        rows[row["dataset_id"]].append(row)
+        by_key[(row["dataset_id"], row["cycle_number"])] = row
+    for dataset_id, cycle, code in (QualityFlag.objects.filter(dataset__in=datasets)
+                                    .values_list("dataset_id", "cycle_number", "code")):
+        row = by_key.get((dataset_id, cycle))
+        if row is not None:
+            row["flags"].append({"code": code})
+    return rows
 
 
 def compute_cell_metrics(cell: Cell) -> CellMetrics | None:
-    """Stage 4: the cell's metrics from the summary of its newest dataset."""
-    dataset = newest_dataset(cell)
-    if dataset is None:
+    """Stage 4: the cell's metrics over its history, and each cycle's number in that history."""
+    sources = history_sources(cell)
+    numbered_in = {d.pk for d in sources.used}
+    CycleSummary.objects.filter(dataset__run__cell=cell).exclude(dataset_id__in=numbered_in).update(
+        history_cycle_number=None)
+    if not sources.used:
         CellMetrics.objects.filter(cell=cell).delete()
         return None
     params = cell_parameters(cell)
-    rows = list(CycleSummary.objects.filter(dataset=dataset).order_by("cycle_number").values(*SUMMARY_COLUMNS))
-    summary = {name: [row[name] for row in rows] for name in SUMMARY_COLUMNS}
+    rows = _summary_rows(sources.used)
+    history = join_history([(d.human_id, rows[d.pk]) for d in sources.used])
+    CycleSummary.objects.bulk_update(
+        [CycleSummary(id=row["id"], history_cycle_number=row["cycle_number"]) for row in history.rows],
+        ["history_cycle_number"], batch_size=2000)
+    material = cell.working_electrode.sheet.active_material if cell.working_electrode else None
+    lab_reference = LoadingReference.objects.filter(kind=cell.kind).first()
+    reference = loading_reference_for(
+        cell.kind, material_reference_mah_g=params.reference_capacity_mah_g,
+        material=material.name if material else None,
+        lab_reference_mah_g=lab_reference.specific_capacity_mah_g if lab_reference else None,
+        **({"tolerance": lab_reference.tolerance} if lab_reference else {}))
     results = metrics_core.cell_metrics(
-        summary, reference_capacity_mah_g=params.reference_capacity_mah_g,
-        first_half_cycle=params.first_half_cycle, cathode_active_mass_mg=params.active_mass_mg,
+        history.numbered(), cell_kind=cell.kind, loading_reference=reference,
+        cathode_active_mass_mg=params.active_mass_mg,
         positive_composite_mass_mg=params.positive_composite_mass_mg,
         negative_composite_mass_mg=params.negative_composite_mass_mg,
     )
     values = {name: result.to_dict() for name, result in results.items()}
     loading = values.get("loading_check", {})
+    feeds = [{**feed, "run": d.run.human_id} for feed, d in zip(history.feeds, sources.used)]
     metrics, _ = CellMetrics.objects.update_or_create(cell=cell, defaults=dict(
-        dataset=dataset,
+        dataset=sources.used[-1], sources=feeds, left_out=sources.left_out,
         first_cycle_efficiency=values["first_cycle_efficiency"]["value"],
         initial_specific_discharge_capacity_mah_g=values["initial_specific_discharge_capacity"]["value"],
         loading_check=(loading.get("details") or {}).get("verdict", "") if loading else "",
         values=values,
     ))
     return metrics
+
+
+def finish(dataset: Dataset) -> str:
+    """The dataset's final state: done, or done with N warnings (its cycles' quality flags)."""
+    count = QualityFlag.objects.filter(dataset=dataset).count()
+    if count:
+        state, message = Dataset.State.DONE_WITH_WARNINGS, f"done with {count} warning{'s' if count != 1 else ''}"
+    else:
+        state, message = Dataset.State.DONE, ""
+    Dataset.objects.filter(pk=dataset.pk).update(state=state, message=message, warning_count=count)
+    return state
+
+
+# --- kinds of measurement other than cycling, companion files ------------------------------------
+
+
+def _set_aside(dataset: Dataset, message: str) -> None:
+    """A file that holds no cycling data: no cycles, and the stages that compute them skipped."""
+    clear_cycles(dataset)
+    skip_stages(dataset, [Stage.CYCLES, Stage.SUMMARY, Stage.METRICS], message)
+
+
+def spectrum_of(dataset: Dataset) -> list[dict]:
+    """The impedance spectrum of a dataset, one entry per sweep (empty if it has none)."""
+    return impedance_spectrum(dataset.file_metadata or {})
+
+
+def _companion_target(dataset: Dataset, describes: str) -> Dataset | None:
+    stem = describes.lower()
+    for other in Dataset.objects.filter(run=dataset.run).exclude(pk=dataset.pk):
+        if pathlib.PurePath(other.source_name).stem.lower() == stem:
+            return other
+    return None
+
+
+def _attach(target: Dataset, companion: Dataset) -> None:
+    metadata = dict(target.file_metadata or {})
+    metadata["companion"] = {"dataset": companion.human_id, "file": companion.source_name,
+                             **(companion.file_metadata or {}).get("companion_of", {})}
+    Dataset.objects.filter(pk=target.pk).update(file_metadata=metadata)
+    target.file_metadata = metadata
+
+
+def read_companion_file(dataset: Dataset) -> str | None:
+    """If the dataset's file describes another one (Arbin's ``_Metadata.csv``), keep its
+    settings, attach them to the dataset of the file it describes (now, or when that arrives)
+    and say so (the message). None when it is a data file."""
+    raw = dataset.raw_file
+    with local_copy(raw.file) as path:
+        companion = read_companion(path, filename=raw.original_name)
+    if companion is None:
+        return None
+    dataset.measurement_kind = Dataset.MeasurementKind.COMPANION
+    dataset.reader_name, dataset.reader_version = companion.reader_name, companion.reader_version
+    dataset.file_metadata = {"companion_of": {"describes": companion.describes,
+                                              "settings": companion.metadata}}
+    dataset.save(update_fields=["measurement_kind", "reader_name", "reader_version", "file_metadata",
+                                "modified_at"])
+    target = _companion_target(dataset, companion.describes)
+    if target is not None:
+        _attach(target, dataset)
+        where = f"attached to {target.human_id} ({target.source_name})"
+    else:
+        where = f"attached to the dataset of {companion.describes} when that file arrives"
+    _set_aside(dataset, f"the settings of {companion.describes}: no data points to compute from")
+    return f"the settings of {companion.describes}, not data points: {where}"
+
+
+def _attach_waiting_companion(dataset: Dataset) -> None:
+    """A data file whose companion arrived first gets its settings."""
+    stem = pathlib.PurePath(dataset.source_name).stem.lower()
+    for companion in Dataset.objects.filter(run=dataset.run, measurement_kind=Dataset.MeasurementKind.COMPANION):
+        describes = (companion.file_metadata or {}).get("companion_of", {}).get("describes", "")
+        if describes.lower() == stem:
+            _attach(dataset, companion)
 
 
 # --- receiving a cycler's file --------------------------------------------------------------
@@ -358,40 +605,68 @@ def ingest(dataset_id: int, raw_file_id: int) -> str:
     if dataset.raw_file_id != raw_file_id:
         return "superseded"  # a newer version of the file arrived; its own task does the work
     Dataset.objects.filter(pk=dataset.pk).update(state=Dataset.State.RUNNING, message="")
+    current = Stage.READ
     try:
-        with stage(dataset, Stage.READ):
-            table = read_raw_file(dataset)
+        with stage(dataset, Stage.READ) as read_stage:
+            note = read_companion_file(dataset)
+            if note is None:
+                table = read_raw_file(dataset)
+                _attach_waiting_companion(dataset)
+            else:
+                read_stage.message = note
+        if note is not None:
+            finish(dataset)
+            return "done"
+        if not is_cycling(dataset):
+            label = KIND_LABELS.get(dataset.measurement_kind, dataset.measurement_kind)
+            reason = dataset.file_metadata.get("measurement_kind", {}).get("reason", "")
+            extra = "; its spectrum is served at /api/v1/datasets/{}/spectrum/".format(dataset.human_id) \
+                if dataset.measurement_kind == Dataset.MeasurementKind.IMPEDANCE else ""
+            _set_aside(dataset, f"{label} ({reason}): no cycles are computed from it and it does not "
+                                f"feed the cell's cycling metrics{extra}")
+            with transaction.atomic():
+                compute_cell_metrics(dataset.run.cell)  # its history no longer holds this file
+            finish(dataset)
+            return "done"
+        current = Stage.CYCLES
         analyse_dataset(dataset, table)
+        current = Stage.METRICS
         with stage(dataset, Stage.METRICS):
             compute_cell_metrics(dataset.run.cell)
-        Dataset.objects.filter(pk=dataset.pk).update(state=Dataset.State.DONE, message="")
+        finish(dataset)
+        return "done"
     except (OperationalError, InterfaceError):
         raise  # a passing fault: the task retries, the stages start over idempotently
     except (StageFailed, ReaderError) as error:
         log.info("dataset %s failed: %s", dataset.human_id, error)
-        return "failed"
     except Exception:
         log.exception("dataset %s failed", dataset.human_id)
-        return "failed"
-    return "done"
+    failed = ProcessingStage.objects.filter(dataset=dataset, state=ProcessingStage.State.FAILED).first()
+    _skip_after(dataset, failed.name if failed else current)
+    return "failed"
 
 
 def recompute_cell(cell_id: int) -> str:
-    """After a change of masses, areas or protocol: every dataset of the cell from its Parquet."""
+    """After a change of masses, areas, protocol or the history: every cycling dataset of the
+    cell from its Parquet, then the metrics over its history."""
     cell = Cell.objects.get(pk=cell_id)
     outcome = "done"
     for dataset in Dataset.objects.filter(run__cell=cell).exclude(parquet_file=""):
+        if not is_cycling(dataset):
+            continue
         try:
             analyse_dataset(dataset, incremental=False)
-            Dataset.objects.filter(pk=dataset.pk).update(state=Dataset.State.DONE, message="")
+            finish(dataset)
         except (OperationalError, InterfaceError):
             raise  # a passing fault: the task retries
         except Exception:  # noqa: BLE001 - recorded on the dataset's stage by stage()
+            _skip_after(dataset, Stage.CYCLES)
             outcome = "failed"
-    newest = newest_dataset(cell)
-    if newest is None:
-        CellMetrics.objects.filter(cell=cell).delete()
+    sources = history_sources(cell)
+    if not sources.used:
+        compute_cell_metrics(cell)
         return outcome
+    newest = sources.used[-1]
     try:
         with stage(newest, Stage.METRICS):
             compute_cell_metrics(cell)
@@ -400,3 +675,47 @@ def recompute_cell(cell_id: int) -> str:
     except Exception:  # noqa: BLE001 - recorded on the stage
         return "failed"
     return outcome
+
+
+# --- what a person decides: the history, the lab's loading references ---------------------------
+
+
+def dataset_leave_out(*, user, dataset: Dataset, reason: str) -> Dataset:
+    """Leave a dataset out of its cell's cycle history (and so of its metrics), saying why; its
+    cycles stay stored. The cell's metrics are recomputed."""
+    return record_save(DATASET, user=user, record=dataset,
+                       fields={"excluded_from_history": True, "exclusion_reason": (reason or "").strip()})
+
+
+def dataset_include(*, user, dataset: Dataset) -> Dataset:
+    """Take a dataset left out back into its cell's history."""
+    return record_save(DATASET, user=user, record=dataset,
+                       fields={"excluded_from_history": False, "exclusion_reason": ""})
+
+
+@transaction.atomic
+def loading_reference_set(*, user, kind: str, specific_capacity_mah_g: float | None,
+                          tolerance: float = 0.05, note: str = "") -> LoadingReference | None:
+    """Set (or, with None, remove) the lab's loading reference for a kind of cell; the metrics
+    of every cell of that kind are recomputed."""
+    from analysis.tasks import queue_recompute
+
+    if kind == Cell.Kind.CATHODE_HALF:
+        from django.core.exceptions import ValidationError
+
+        raise ValidationError({"kind": "A cathode half cell is checked against its active material's "
+                                       "practical reference capacity (Materials), not a reference per kind."})
+    if specific_capacity_mah_g is None:
+        LoadingReference.objects.filter(kind=kind).delete()
+        reference = None
+    else:
+        reference = LoadingReference.objects.filter(kind=kind).first() or LoadingReference(kind=kind)
+        reference.specific_capacity_mah_g, reference.tolerance, reference.note = (
+            specific_capacity_mah_g, tolerance, note)
+        if user is not None and getattr(user, "is_authenticated", False):
+            reference._history_user = user
+        reference.full_clean()
+        reference.save()
+    with_data = Dataset.objects.filter(run__cell__kind=kind).exclude(parquet_file="")
+    queue_recompute(with_data.values_list("run__cell_id", flat=True).distinct())
+    return reference

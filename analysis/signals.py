@@ -23,7 +23,7 @@ RESULT_INPUTS = {
     Cell: {"kind", "parts.electrode", "parts.role", "parts.row"},
     CyclingRun: {"cell", "state", "started_at", "protocol"},
     Protocol: {"steps.*"},
-    Dataset: set(),  # only its deletion: the cell's history loses it
+    Dataset: {"excluded_from_history"},  # left out of (or back into) the cell's history, or deleted
 }
 
 

@@ -450,13 +450,34 @@ class Dataset(LabRecord):
         QUEUED = "queued", "queued"
         RUNNING = "running", "running"
         DONE = "done", "done"
+        DONE_WITH_WARNINGS = "done_with_warnings", "done with warnings"
         FAILED = "failed", "failed"
+        SKIPPED = "skipped", "skipped"  # a stage not run: an earlier one failed, or not cycling data
+
+    class MeasurementKind(models.TextChoices):
+        CYCLING = "cycling", "cycling (charge and discharge)"
+        IMPEDANCE = "impedance", "impedance spectroscopy"
+        VOLTAMMETRY = "voltammetry", "cyclic or linear-sweep voltammetry"
+        OPEN_CIRCUIT = "open_circuit", "open-circuit voltage"
+        PULSE = "pulse", "current or potential pulses"
+        COMPANION = "companion", "settings of another file (a companion file)"
 
     run = models.ForeignKey(CyclingRun, on_delete=models.PROTECT, related_name="datasets")
     raw_file = models.ForeignKey(RawDataFile, on_delete=models.PROTECT, related_name="datasets")
     source_name = models.CharField(max_length=255, help_text="the cycler's file name; a grown file keeps it")
-    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
+    state = models.CharField(max_length=20, choices=State.choices, default=State.QUEUED)
     message = models.TextField(blank=True, help_text="what went wrong, in words a person can act on")
+    measurement_kind = models.CharField(
+        max_length=20, choices=MeasurementKind.choices, blank=True,
+        help_text="what the file holds, from its technique header or its signal; only cycling data "
+                  "gets cycles and feeds the cell's metrics")
+    warning_count = models.PositiveIntegerField(default=0, help_text="quality flags of its cycles")
+    data_started_at = models.DateTimeField(null=True, blank=True,
+                                           help_text="when the data begins, as the file says: orders the cell's history")
+    excluded_from_history = models.BooleanField(
+        "left out of the cell's history", default=False,
+        help_text="its cycles stay stored but do not feed the cell's cycle history and metrics")
+    exclusion_reason = models.TextField("why it is left out", blank=True)
     parquet_file = models.FileField(max_length=500, blank=True, help_text="the canonical table, beside the raw file")
     reader_name = models.CharField(max_length=50, blank=True)
     reader_version = models.CharField(max_length=20, blank=True)
@@ -466,6 +487,11 @@ class Dataset(LabRecord):
 
     class Meta(LabRecord.Meta):
         constraints = [models.UniqueConstraint(fields=["run", "source_name"], name="one_dataset_per_source_file")]
+
+    def clean(self):
+        super().clean()
+        if self.excluded_from_history and not self.exclusion_reason.strip():
+            raise ValidationError({"exclusion_reason": "Say why the dataset is left out of the cell's history."})
 
 
 class CyclerToken(models.Model):

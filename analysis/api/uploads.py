@@ -45,6 +45,8 @@ def dataset_status(request, dataset: Dataset) -> dict:
         "source_name": dataset.source_name,
         "state": dataset.state,
         "message": dataset.message,
+        "measurement_kind": dataset.measurement_kind,
+        "warnings": dataset.warning_count,
         "raw_file": {
             "id": dataset.raw_file.pk,
             "original_name": dataset.raw_file.original_name,
@@ -99,6 +101,8 @@ class RawFileUploadView(APIView):
             received = services.raw_file_receive(run=run, uploaded=uploaded, cycler_token=request.user.token)
         else:
             received = services.raw_file_receive(run=run, uploaded=uploaded, user=request.user)
+        # With tasks run in process, processing has already happened: answer with where it got.
+        received.dataset.refresh_from_db()
         body = dataset_status(request, received.dataset)
         body["created"] = received.created
         return Response(body, status=status.HTTP_202_ACCEPTED if received.created else status.HTTP_200_OK,

@@ -1,11 +1,16 @@
-"""Reads of the analysis results: datasets with their per-cycle summaries and canonical data,
-and cell metrics."""
+"""Reads of the analysis results: datasets with their per-cycle summaries (and quality flags),
+canonical data and impedance spectra; a cell's cycle history and metrics. Leaving a dataset out
+of its cell's history (and taking it back) is the one write here."""
+import math
+from collections import defaultdict
+
 import numpy as np
+from django.core.exceptions import ValidationError as ModelValidationError
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import permissions
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import MethodNotAllowed, NotFound, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -13,10 +18,20 @@ from analysis.api.serializers import (
     CellMetricsSerializer,
     CycleDataQuerySerializer,
     CycleSummarySerializer,
+    HistoryCycleSerializer,
+    LeaveOutSerializer,
+    QualityFlagSerializer,
 )
 from analysis.core.downsample import min_max_indices
-from analysis.models import CellMetrics, CycleSummary
-from analysis.services import StageFailed, canonical_columns, read_canonical
+from analysis.models import CellMetrics, CycleSummary, QualityFlag
+from analysis.services import (
+    StageFailed,
+    canonical_columns,
+    dataset_include,
+    dataset_leave_out,
+    read_canonical,
+    spectrum_of,
+)
 from cells import filtersets
 from cells.api.serializers import DatasetSerializer
 from cells.models import Cell, Dataset
@@ -27,12 +42,27 @@ from eln.permissions import visible_records
 MAX_ROWS_WITHOUT_POINTS = 100_000
 
 
+def flags_by_cycle(datasets) -> dict:
+    """Quality flags by (dataset id, cycle number), in one query."""
+    flags = defaultdict(list)
+    for flag in QualityFlag.objects.filter(dataset__in=datasets).order_by("id"):
+        flags[(flag.dataset_id, flag.cycle_number)].append(flag)
+    return flags
+
+
 def cycle_summaries(dataset, request):
     rows = CycleSummary.objects.filter(dataset=dataset).order_by("cycle_number")
     if request.query_params.get("complete") in ("true", "1"):
         rows = rows.filter(complete=True)
-    return Response({"dataset": dataset.human_id, "count": rows.count(),
-                     "results": CycleSummarySerializer(rows, many=True).data})
+    if request.query_params.get("flagged") in ("true", "1"):
+        rows = rows.filter(n_warnings__gt=0)
+    flags = flags_by_cycle([dataset])
+    return Response({
+        "dataset": dataset.human_id, "state": dataset.state, "message": dataset.message,
+        "measurement_kind": dataset.measurement_kind, "warnings": dataset.warning_count,
+        "count": rows.count(),
+        "dataset_flags": QualityFlagSerializer(flags.get((dataset.pk, None), []), many=True).data,
+        "results": CycleSummarySerializer(rows, many=True, context={"flags": flags}).data})
 
 
 def cycle_data(dataset, request):
@@ -76,7 +106,8 @@ def cycle_data(dataset, request):
     if "points" in query.validated_data:
         index = min_max_indices(part[shape_column].to_numpy(zero_copy_only=False), query.validated_data["points"])
     picked = part.take(index)
-    columns = {name: [None if isinstance(v, float) and v != v else v for v in picked[name].to_pylist()]
+    columns = {name: [None if isinstance(v, float) and not math.isfinite(v) else v
+                      for v in picked[name].to_pylist()]
                for name in names}
     if cycle_of_row is not None:
         columns["cycle_number"] = cycle_of_row[start:stop][index].tolist()
@@ -90,14 +121,57 @@ class DatasetViewSet(LabRecordViewSet):
     queryset = Dataset.objects.select_related("project", "run", "raw_file__run", "raw_file__uploaded_by")
     serializer_class = DatasetSerializer
     filterset_class = filtersets.DatasetFilterSet
-    http_method_names = ["get", "head", "options", "delete"]
+    http_method_names = ["get", "head", "options", "delete", "post"]
+
+    def create(self, request, *args, **kwargs):
+        raise MethodNotAllowed("POST", detail="Datasets are made by uploading a raw file to a run: "
+                                              "POST /api/v1/cycling-runs/<run>/raw-files/.")
 
     @extend_schema(responses=CycleSummarySerializer(many=True),
-                   parameters=[OpenApiParameter("complete", bool, description="only complete cycles")])
+                   parameters=[OpenApiParameter("complete", bool, description="only complete cycles"),
+                               OpenApiParameter("flagged", bool, description="only cycles with quality flags")])
     @action(detail=True, methods=["get"])
     def cycles(self, request, human_id=None):
         """The per-cycle summary of the dataset."""
         return cycle_summaries(self.get_object(), request)
+
+    @extend_schema(responses={200: OpenApiResponse(description="the spectrum, one entry per sweep")})
+    @action(detail=True, methods=["get"])
+    def spectrum(self, request, human_id=None):
+        """The impedance spectrum of an impedance dataset: per sweep, frequency, Re Z, −Im Z, |Z|
+        and the phase."""
+        dataset = self.get_object()
+        sweeps = spectrum_of(dataset)
+        if not sweeps:
+            kind = dataset.get_measurement_kind_display() or "not read yet"
+            hint = (" The spectrum is in a companion file of the cycler (a Maccor .EDA file, say); "
+                    "upload that file." if dataset.measurement_kind == Dataset.MeasurementKind.IMPEDANCE
+                    else "")
+            raise NotFound(f"{dataset.human_id} holds no impedance spectrum (it is {kind}).{hint}")
+        return Response({"dataset": dataset.human_id, "measurement_kind": dataset.measurement_kind,
+                         "units": {"freq_hz": "Hz", "re_z_ohm": "Ω", "minus_im_z_ohm": "Ω",
+                                   "abs_z_ohm": "Ω", "phase_z_deg": "°"},
+                         "sweeps": sweeps})
+
+    @extend_schema(request=LeaveOutSerializer, responses=DatasetSerializer)
+    @action(detail=True, methods=["post"], url_path="leave-out")
+    def leave_out(self, request, human_id=None):
+        """Leave the dataset out of its cell's cycle history and metrics, with the reason."""
+        dataset = self.get_object()
+        body = LeaveOutSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            dataset = dataset_leave_out(user=request.user, dataset=dataset, reason=body.validated_data["reason"])
+        except ModelValidationError as error:
+            raise ValidationError(error.message_dict) from None
+        return Response(DatasetSerializer(dataset, context={"request": request}).data)
+
+    @extend_schema(request=None, responses=DatasetSerializer)
+    @action(detail=True, methods=["post"])
+    def include(self, request, human_id=None):
+        """Take a dataset left out back into its cell's history."""
+        dataset = dataset_include(user=request.user, dataset=self.get_object())
+        return Response(DatasetSerializer(dataset, context={"request": request}).data)
 
     @extend_schema(parameters=[
         OpenApiParameter("cycles", str, description="one cycle (3) or a range (2-5)"),
@@ -120,5 +194,27 @@ class CellMetricsView(APIView):
         cell = get_object_or_404(visible_records(request.user, Cell.objects.all()), human_id=human_id)
         metrics = CellMetrics.objects.filter(cell=cell).select_related("cell", "dataset").first()
         if metrics is None:
-            raise NotFound(f"{cell.human_id} has no metrics yet: no dataset of it has been processed.")
+            raise NotFound(f"{cell.human_id} has no metrics yet: no cycling dataset of it has been processed.")
         return Response(CellMetricsSerializer(metrics).data)
+
+
+class CellCyclesView(APIView):
+    """The cell's cycle history: every cycle of its cycling datasets not left out, in time
+    order, numbered on across runs, with the dataset each comes from and its flags."""
+
+    permission_classes = [permissions.IsAuthenticated]
+
+    @extend_schema(responses=HistoryCycleSerializer(many=True),
+                   parameters=[OpenApiParameter("complete", bool, description="only complete cycles")])
+    def get(self, request, human_id: str):
+        cell = get_object_or_404(visible_records(request.user, Cell.objects.all()), human_id=human_id)
+        rows = (CycleSummary.objects.filter(dataset__run__cell=cell, history_cycle_number__isnull=False)
+                .select_related("dataset__run").order_by("history_cycle_number"))
+        if request.query_params.get("complete") in ("true", "1"):
+            rows = rows.filter(complete=True)
+        metrics = CellMetrics.objects.filter(cell=cell).first()
+        datasets = {row.dataset_id for row in rows}
+        return Response({
+            "cell": cell.human_id, "count": len(rows),
+            "sources": metrics.sources if metrics else [], "left_out": metrics.left_out if metrics else [],
+            "results": HistoryCycleSerializer(rows, many=True, context={"flags": flags_by_cycle(datasets)}).data})

@@ -79,21 +79,32 @@ def _json_safe(value: Any) -> Any:
 # reading the summary
 # --------------------------------------------------------------------------------------------
 
+def _column(values: Any, name: str) -> np.ndarray:
+    """A column as an array; the flags (a list per cycle) as an array of objects."""
+    if name != "flags":
+        return np.asarray(values)
+    values = list(values)
+    out = np.empty(len(values), dtype=object)
+    for k, value in enumerate(values):
+        out[k] = value
+    return out
+
+
 class _Summary:
     """The complete cycles (number ≥ 1) of a summary as numpy arrays, in cycle order."""
 
     def __init__(self, summary: Any, first_half_cycle: str | None = None):
         if isinstance(summary, pa.Table):
             meta = summary_metadata(summary)
-            columns = {name: summary.column(name).to_numpy(zero_copy_only=False)
+            columns = {name: _column(summary.column(name).to_numpy(zero_copy_only=False), name)
                        for name in summary.column_names}
         elif isinstance(summary, (list, tuple)):  # rows, e.g. database rows as dicts
             meta = {}
             names = list(summary[0].keys()) if summary else ["cycle_number", "complete"]
-            columns = {name: np.asarray([row.get(name) for row in summary]) for name in names}
+            columns = {name: _column([row.get(name) for row in summary], name) for name in names}
         else:  # a mapping of columns or a pandas DataFrame
             meta = {}
-            columns = {name: np.asarray(summary[name]) for name in list(summary.keys())}
+            columns = {name: _column(summary[name], name) for name in list(summary.keys())}
         self.meta = meta
         self.first_half_cycle = first_half_cycle or meta.get("first_half_cycle") or "charge"
         if self.first_half_cycle not in ("charge", "discharge"):
@@ -103,8 +114,7 @@ class _Summary:
                     else np.ones(number.size, dtype=bool))
         keep = complete & (number >= 1)
         order = np.argsort(number[keep], kind="stable")
-        self.columns = {name: np.asarray(values, dtype=object if name == "flags" else None)[keep][order]
-                        for name, values in columns.items()}
+        self.columns = {name: values[keep][order] for name, values in columns.items()}
         self.cycle = self.columns["cycle_number"].astype(np.int64)
         # the quality flags of each complete cycle: cycle -> flag codes
         self.flagged: dict[int, list[str]] = {}

@@ -101,5 +101,8 @@ class DatasetSerializer(LabRecordSerializer):
 
     class Meta:
         model = models.Dataset
-        fields = LabRecordSerializer.base_fields + ("run", "raw_file", "source_name", "state", "message")
-        read_only_fields = ("run", "source_name", "state", "message")
+        fields = LabRecordSerializer.base_fields + ("run", "raw_file", "source_name", "state", "message",
+                                                    "measurement_kind", "warning_count", "data_started_at",
+                                                    "excluded_from_history", "exclusion_reason")
+        read_only_fields = ("run", "source_name", "state", "message", "measurement_kind", "warning_count",
+                            "data_started_at", "excluded_from_history", "exclusion_reason")

@@ -33,7 +33,8 @@ def test_cell_metrics(api, demo_user, demo_lab, ingested):
     other = demo_lab["cells"]["sn_half"]
     missing = api(demo_user).get(f"/api/v1/cells/{other.human_id}/metrics/")
     assert missing.status_code == 404
-    assert missing.json()["detail"] == f"{other.human_id} has no metrics yet: no dataset of it has been processed."
+    assert missing.json()["detail"] == (f"{other.human_id} has no metrics yet: no cycling dataset of it has "
+                                        "been processed.")
 
 
 def test_cycle_data_down_sampled(api, demo_user, ingested):
