@@ -1,7 +1,8 @@
 """The analysis results in the admin: computed, so read-only; scoped to the user's projects."""
 from django.contrib import admin
 
-from analysis.models import CellMetrics, CycleSummary, ProcessingStage
+from analysis.models import CellMetrics, CycleSummary, LoadingReference, ProcessingStage, QualityFlag
+from analysis.services import loading_reference_set
 from eln.admin import ProjectScopedMixin, ReadOnlyAdminMixin
 
 
@@ -21,12 +22,58 @@ class ProcessingStageAdmin(ResultAdmin):
 @admin.register(CycleSummary)
 class CycleSummaryAdmin(ResultAdmin):
     project_path = "dataset__project"
-    list_display = ("dataset", "cycle_number", "complete", "charge_capacity_mah", "discharge_capacity_mah",
+    list_display = ("dataset", "cycle_number", "history_cycle_number", "cycler_cycle_index", "complete",
+                    "charge_capacity_mah", "discharge_capacity_mah", "capacity_source",
                     "discharge_specific_capacity_mah_g", "coulombic_efficiency", "energy_efficiency",
-                    "discharge_c_rate")
-    list_filter = ("complete",)
+                    "discharge_c_rate", "warnings")
+    list_filter = ("complete", "capacity_source")
     search_fields = ("dataset__human_id",)
     list_select_related = ("dataset",)
+    readonly_fields = ("flags",)
+
+    @admin.display(description="Warnings", ordering="n_warnings")
+    def warnings(self, row):
+        return row.n_warnings or ""
+
+    @admin.display(description="quality flags")
+    def flags(self, row):
+        flags = QualityFlag.objects.filter(dataset_id=row.dataset_id, cycle_number=row.cycle_number)
+        return "\n".join(f"{flag.code}: {flag.message}" for flag in flags) or "none"
+
+
+@admin.register(QualityFlag)
+class QualityFlagAdmin(ResultAdmin):
+    """Why a number may not be trusted, cycle by cycle: reason, size and the limit it broke."""
+
+    project_path = "dataset__project"
+    list_display = ("dataset", "cycle_number", "code", "half", "quantity", "value", "limit", "unit", "message")
+    list_filter = ("code", "half", "quantity")
+    search_fields = ("dataset__human_id", "message")
+    list_select_related = ("dataset",)
+
+
+@admin.register(LoadingReference)
+class LoadingReferenceAdmin(admin.ModelAdmin):
+    """The lab's loading reference per kind of cell (lab managers); none for a kind: no check."""
+
+    list_display = ("kind", "specific_capacity_mah_g", "tolerance", "note")
+
+    def has_add_permission(self, request, obj=None):
+        return request.user.is_staff
+
+    has_change_permission = has_delete_permission = has_add_permission
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_active
+
+    def save_model(self, request, obj, form, change):
+        saved = loading_reference_set(user=request.user, kind=obj.kind,
+                                      specific_capacity_mah_g=obj.specific_capacity_mah_g,
+                                      tolerance=obj.tolerance, note=obj.note)
+        obj.pk = saved.pk
+
+    def delete_model(self, request, obj):
+        loading_reference_set(user=request.user, kind=obj.kind, specific_capacity_mah_g=None)
 
 
 @admin.register(CellMetrics)
@@ -34,6 +81,7 @@ class CellMetricsAdmin(ResultAdmin):
     project_path = "cell__project"
     list_display = ("cell", "dataset", "first_cycle_efficiency", "initial_specific_discharge_capacity_mah_g",
                     "loading_check", "computed_at")
+    readonly_fields = ("sources", "left_out")
     list_filter = ("loading_check",)
     search_fields = ("cell__human_id",)
     list_select_related = ("cell", "dataset")

@@ -251,16 +251,19 @@ class RawDataFileAdmin(ReadOnlyAdminMixin, HistoryAdmin):
 class DatasetAdmin(LabRecordAdmin):
     """Datasets are made by processing an uploaded file: notes editable, the rest read-only."""
 
-    list_display = ("human_id", "run", "source_name", "state", "raw_file", "modified_at", "project")
-    list_filter = ("state", "project")
+    list_display = ("human_id", "run", "source_name", "measurement_kind", "state", "message", "raw_file",
+                    "excluded_from_history", "modified_at", "project")
+    list_filter = ("state", "measurement_kind", "excluded_from_history", "project")
     search_fields = ("human_id", "notes", "source_name", "run__human_id")
     list_select_related = ("run", "raw_file", "project", "created_by")
 
     def get_readonly_fields(self, request, obj=None):
-        # everything but the notes: processing writes the rest
+        # everything but the notes and whether it is left out of the cell's history (and why):
+        # processing writes the rest
         fields = list(super().get_readonly_fields(request, obj))
+        editable = ("id", "notes", "excluded_from_history", "exclusion_reason")
         return fields + [f.name for f in self.opts.concrete_fields
-                         if f.name not in fields and f.name not in ("id", "notes")]
+                         if f.name not in fields and f.name not in editable]
 
     def has_add_permission(self, request):
         return False

@@ -555,6 +555,10 @@ def to_bdf_csv(table: pa.Table) -> bytes:
     }
     if "step_index" in table.column_names:
         columns["step_index"] = table["step_index"].to_numpy()
+    for canonical, label in (("charge_capacity_mah", "charging_capacity_ah"),
+                             ("discharge_capacity_mah", "discharging_capacity_ah")):
+        if canonical in table.column_names:  # the cycler's counters, Ah
+            columns[label] = table[canonical].to_numpy() / 1000.0
     lines = [",".join(columns)]
     formats = {"step_index": "%d"}
     stacked = np.column_stack([np.asarray(v, dtype=float) for v in columns.values()])

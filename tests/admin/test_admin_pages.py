@@ -8,7 +8,7 @@ from django.contrib import admin
 from django.contrib.auth.models import Group
 from django.urls import reverse
 
-from analysis.models import CellMetrics, CycleSummary, ProcessingStage
+from analysis.models import CellMetrics, CycleSummary, ProcessingStage, QualityFlag
 from cells.models import (
     Cell,
     CellPart,
@@ -45,7 +45,7 @@ from tests.factories import ProjectFactory, lot, material
 OUR_APPS = {"eln", "samples", "cells"}
 # Models the admin shows but does not let anyone add: counters, files the upload API writes,
 # datasets processing writes, and rows that take stock (added on their record's page).
-NO_ADD_PAGE = {HumanIdCounter, RawDataFile, Dataset, ProcessingStage, CycleSummary, CellMetrics,
+NO_ADD_PAGE = {HumanIdCounter, RawDataFile, Dataset, ProcessingStage, CycleSummary, CellMetrics, QualityFlag,
                LotTreatment, LotInput, ElectrolyteBatchInput, ElectrolyteBatchStep, ConductivityMeasurement,
                InfiltrationSolutionInput, SheetComponent, LoadingDisc, InfiltrationDryingStep, InfiltratedElectrode,
                AlloyBatchInput, ProtocolStep, CellPart, ProjectMembership}
