@@ -624,8 +624,11 @@ def ingest(dataset_id: int, raw_file_id: int) -> str:
                 if dataset.measurement_kind == Dataset.MeasurementKind.IMPEDANCE else ""
             _set_aside(dataset, f"{label} ({reason}): no cycles are computed from it and it does not "
                                 f"feed the cell's cycling metrics{extra}")
-            with transaction.atomic():
-                compute_cell_metrics(dataset.run.cell)  # its history no longer holds this file
+            try:
+                with transaction.atomic():
+                    compute_cell_metrics(dataset.run.cell)  # its history no longer holds this file
+            except StageFailed:
+                pass  # the cell's records need fixing; its cycling datasets say so
             finish(dataset)
             return "done"
         current = Stage.CYCLES
@@ -639,9 +642,13 @@ def ingest(dataset_id: int, raw_file_id: int) -> str:
         raise  # a passing fault: the task retries, the stages start over idempotently
     except (StageFailed, ReaderError) as error:
         log.info("dataset %s failed: %s", dataset.human_id, error)
-    except Exception:
+        problem = str(error)
+    except Exception as error:
         log.exception("dataset %s failed", dataset.human_id)
+        problem = f"unexpected error: {type(error).__name__}: {error}"
     failed = ProcessingStage.objects.filter(dataset=dataset, state=ProcessingStage.State.FAILED).first()
+    if failed is None:  # outside any stage: the dataset still says what happened
+        Dataset.objects.filter(pk=dataset.pk).update(state=Dataset.State.FAILED, message=problem)
     _skip_after(dataset, failed.name if failed else current)
     return "failed"
 

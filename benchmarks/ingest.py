@@ -652,7 +652,9 @@ def _fmt(value, spec: str = ".2f") -> str:
 
 
 def _ingestion_ok(ingest: dict, rows: int) -> bool:
-    return ingest["state"] == "done" and ingest["row_count"] == rows
+    # A file trimmed to N rows ends inside a discharge of a finished run: the last cycle is
+    # flagged (done with warnings), which is right and costs nothing to measure.
+    return ingest["state"] in ("done", "done_with_warnings") and ingest["row_count"] == rows
 
 
 def _report_failure(fmt: str, ingest: dict, rows: int) -> None:
