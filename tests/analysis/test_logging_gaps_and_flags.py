@@ -239,3 +239,17 @@ def test_incomplete_cycles_say_why():
     assert messages[1] == []
     assert messages[2] == ["incomplete: the file ends during or right after its discharge; its "
                            "ratios are not given"]
+
+
+def test_a_grown_file_with_counters_pulses_and_unlogged_rests_updates_as_a_full_recompute():
+    from analysis.core import cycling
+
+    targets = [CycleTarget(0.5, 120.0, 115.0, 3.1, 2.95, cv_charge_fraction=0.05)] * 8
+    data = synthetic.generate(CELL, targets, cycler_counters=True, pulses_between_cycles=PULSES,
+                              rests_logged_at_end_only=True)
+    kwargs = data.analysis_kwargs()
+    full = analyse_cycling(data.table, **kwargs).summary
+    rows = data.table.num_rows
+    for stop in np.linspace(rows // 10, rows, 12).astype(int):
+        previous = analyse_cycling(data.table.slice(0, int(stop)), **kwargs).summary
+        assert cycling.update_summary(previous, data.table, **kwargs).equals(full), f"{stop} rows"
