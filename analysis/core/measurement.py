@@ -101,14 +101,12 @@ def measurement_kind(table: Any, metadata: dict | None = None, *,
                                f"it holds an impedance spectrum "
                                f"({len(spectrum['freq_hz'])} frequencies)")
     header = _from_header(metadata)
-    if header and header.kind != "cycling":
-        return header
+    if header:
+        return header  # a cycling technique that has not driven the cell yet is still cycling
     steps = detect_steps_in_table(table)
     active = steps.direction != 0
     if not active.any():
         return MeasurementKind("open_circuit", "signal", "no current flows: the cell only rests")
-    if header:
-        return header
     # bursts between rests
     key = np.cumsum(np.r_[True, steps.direction[1:] != steps.direction[:-1]])
     burst_time = np.bincount(key, weights=np.where(active, steps.duration_s, 0.0))
