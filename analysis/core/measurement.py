@@ -19,7 +19,13 @@ from typing import Any
 
 import numpy as np
 
-from analysis.core.cycling import MAX_PULSE_S, detect_steps_in_table
+from analysis.core.cycling import (
+    MAX_PULSE_S,
+    current_noise_ma,
+    detect_steps_in_table,
+    table_columns,
+    typical_current_ma,
+)
 
 VERSION = "1.0.0"
 KINDS = ("cycling", "impedance", "voltammetry", "open_circuit", "pulse")
@@ -103,10 +109,21 @@ def measurement_kind(table: Any, metadata: dict | None = None, *,
     header = _from_header(metadata)
     if header:
         return header  # a cycling technique that has not driven the cell yet is still cycling
+    # a cheap look first: where the current flows for longer than a pulse, it is cycling
+    columns = table_columns(table)
+    time_s = columns["test_time_s"]
+    current = np.nan_to_num(columns["current_ma"], posinf=0.0, neginf=0.0)
+    typical = typical_current_ma(current)
+    threshold = min(max(0.01 * typical, 5.0 * current_noise_ma(current, typical)), 0.25 * typical)
+    flowing = np.abs(current) > threshold
+    if not flowing.any():
+        return MeasurementKind("open_circuit", "signal", "no current flows: the cell only rests")
+    edges = np.flatnonzero(np.diff(np.r_[0, flowing.astype(np.int8), 0]))
+    longest = float(np.max(time_s[np.minimum(edges[1::2], time_s.size - 1)] - time_s[edges[::2]]))
+    if longest > 2.0 * max_pulse_s:
+        return MeasurementKind("cycling", "signal", "the current charges and discharges the cell")
     steps = detect_steps_in_table(table)
     active = steps.direction != 0
-    if not active.any():
-        return MeasurementKind("open_circuit", "signal", "no current flows: the cell only rests")
     # bursts between rests
     key = np.cumsum(np.r_[True, steps.direction[1:] != steps.direction[:-1]])
     burst_time = np.bincount(key, weights=np.where(active, steps.duration_s, 0.0))
