@@ -327,3 +327,15 @@ def test_with_tasks_in_process_the_upload_answers_with_the_state_processing_reac
     assert response.status_code == 202
     assert (body["state"], body["message"]) == ("done_with_warnings", "done with 204 warnings")
     assert [s["state"] for s in body["stages"]] == ["done"] * 4
+
+
+def test_leaving_out_with_nasty_reasons_never_answers_500(demo_lab, upload, api, demo_user):
+    body = upload(demo_lab["runs"]["nco95_70mpa"], "c.bdf.csv",
+                  synthetic.to_bdf_csv(long_term(demo_lab).table.slice(0, 3000))).json()
+    client = api(demo_user)
+    for payload in ({}, [], "text", {"reason": None}, {"reason": ""}, {"reason": "x" * 5000},
+                    {"reason": "\x00🔋"}, {"reason": ["a"]}, {"reason": {"a": 1}}, {"reason": 1e308}):
+        response = client.post(f"/api/v1/datasets/{body['dataset']}/leave-out/", payload, format="json")
+        assert response.status_code < 500, (payload, response.content[:300])
+    assert client.get(f"/api/v1/datasets/{body['dataset']}/spectrum/").status_code == 404
+    assert client.get("/api/v1/cells/CELL-9999/cycles/").status_code == 404
