@@ -10,7 +10,7 @@ from django.db import models
 from django.db.models import F, Q
 from simple_history.models import HistoricalRecords
 
-from analysis.core import process
+from analysis.core import definitions, process
 from analysis.core.readers import ReaderError
 from analysis.core.readers.mapped_csv import mapped_csv_reader
 from eln.models import LabRecord, RulesInClean, physical
@@ -221,8 +221,9 @@ class Cell(RulesInClean, LabRecord):
 
     @property
     def first_half_cycle(self) -> str:
-        """A Sn half cell starts with sodiation (a discharge); every other cell with charge."""
-        return "discharge" if self.kind == self.Kind.ANODE_HALF else "charge"
+        """A Sn half cell starts with sodiation (a discharge); every other cell with charge
+        (the lab's definitions per kind, ``analysis.core.definitions``)."""
+        return definitions.for_kind(self.kind).first_half_cycle if self.kind else "charge"
 
     @property
     def working_electrode(self) -> Electrode | None:
