@@ -1,12 +1,13 @@
 """Stored results of the analysis: processing stages, cycles and steps, per-cycle summaries
 and cell metrics. Computed by the tasks from the pure core; never edited by hand."""
 import pyarrow as pa
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from simple_history.models import HistoricalRecords
 
 from analysis.core.cycling import SUMMARY_COLUMNS
 from cells.models import Cell, Dataset
+from eln.models import physical
 
 
 class ProcessingStage(models.Model):
@@ -133,9 +134,9 @@ class LoadingReference(models.Model):
 
     kind = models.CharField(max_length=20, choices=Cell.Kind.choices, unique=True)
     specific_capacity_mah_g = models.FloatField(
-        "reference specific capacity (mAh/g)", validators=[MinValueValidator(1e-6)],
+        "reference specific capacity (mAh/g)", validators=[MinValueValidator(1e-6), *physical("specific_capacity")],
         help_text="of the active material the cell's capacities are given per gram of")
-    tolerance = models.FloatField(default=0.05, validators=[MinValueValidator(0.0)],
+    tolerance = models.FloatField(default=0.05, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
                                   help_text="as a fraction: 0.05 = ±5 %")
     note = models.TextField(blank=True, help_text="where the value comes from")
     history = HistoricalRecords()
