@@ -58,12 +58,15 @@ def test_runs_and_datasets_show_their_processing_state_and_message(logged_in, pe
     run = lab.run(cell)
     done = lab.good_dataset(run)
     failed = lab.failed_dataset(run, "cell-x.csv")
-    assert (done.state, failed.state) == ("done", "failed")
+    # the run is still going: the good file's last cycle is not known to have ended
+    assert (done.state, done.message, failed.state) == ("done_with_warnings", "done with 1 warning", "failed")
     html = logged_in(people["reader"]).get(f"/cells/{cell.human_id}/").content.decode()
     runs = html.split('id="runs-heading"')[1].split("</section>")[0]
     assert run.human_id in runs and '<span class="badge badge-running">running</span>' in runs
     assert done.human_id in runs and failed.human_id in runs
     assert '<span class="badge badge-failed">failed</span>' in runs
+    assert '<span class="badge badge-done_with_warnings">done with warnings</span>' in runs
+    assert "done with 1 warning" in runs
     assert failed.message and escape(failed.message) in runs
     assert done.row_count > 0 and f'<td class="num">{as_entered(done.row_count)}</td>' in runs
     assert f'href="/api/v1/raw-files/{done.raw_file.pk}/download/"' in runs
