@@ -915,7 +915,6 @@ def _summarise(table: Any, steps: StepTable, cycles: CycleAssignment, *, active_
     direction = steps.direction
     kind = steps.kind_code
     major = cycles.is_major
-    pulse = cycles.is_pulse
     in_direction = cycles.in_direction
 
     def per_cycle(weights: np.ndarray, mask: np.ndarray) -> np.ndarray:
