@@ -15,6 +15,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from analysis import services as analysis_services
 from analysis.core import synthetic
+from analysis.models import LoadingReference
 from cells import models as cm
 from cells import services as cell_services
 from eln import services as eln_services
@@ -287,6 +288,21 @@ class CyclerTokenFactory(factory.django.DjangoModelFactory):
         token, key = cell_services.cycler_token_issue(user=user, **kwargs)
         token.key = key
         return token
+
+
+class LoadingReferenceFactory(factory.django.DjangoModelFactory):
+    """The lab's loading reference for a kind of cell (analysis.services.loading_reference_set)."""
+
+    class Meta:
+        model = LoadingReference
+
+    kind = cm.Cell.Kind.FULL
+    specific_capacity_mah_g = 113.0
+    note = "NaCrO2's measured reversible capacity in its half cells at 0.1C"
+
+    @classmethod
+    def _create(cls, model_class, *args, user=None, **kwargs):
+        return analysis_services.loading_reference_set(user=user, **kwargs)
 
 
 class StockCorrectionFactory(factory.django.DjangoModelFactory):

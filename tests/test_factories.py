@@ -16,7 +16,8 @@ pytestmark = pytest.mark.django_db
 FACTORIES = [value for value in vars(factories).values()
              if inspect.isclass(value) and issubclass(value, factory.django.DjangoModelFactory)
              and not value._meta.abstract]
-RESULTS = (results.ProcessingStage, results.CycleStep, results.CycleSummary, results.CellMetrics)
+RESULTS = (results.ProcessingStage, results.CycleStep, results.CycleSummary, results.CellMetrics,
+           results.QualityFlag)
 
 
 def test_every_model_is_made_by_a_factory_with_its_record_or_by_ingestion():
@@ -44,5 +45,8 @@ def test_an_ingested_dataset_has_its_results():
     metrics = results.CellMetrics.objects.get(cell=dataset.run.cell)
     assert metrics.first_cycle_efficiency == pytest.approx(0.952, abs=1e-3)
     for model in RESULTS:
+        if model is results.QualityFlag:
+            continue  # a clean file has none (below)
         assert model.objects.filter(**({"cell": dataset.run.cell} if model is results.CellMetrics
                                        else {"dataset": dataset})).exists(), model.__name__
+    assert not results.QualityFlag.objects.filter(dataset=dataset).exists()

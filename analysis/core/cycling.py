@@ -79,7 +79,8 @@ COUNTER_COLUMNS = ("charge_capacity_mah", "discharge_capacity_mah", "charge_ener
 
 # Stated defaults of the quality checks (each flag carries the limit it was checked against).
 COUNTER_TOLERANCE = 0.005       # counter vs integral, relative
-MAX_GAP_S = 600.0               # longest interval between two rows inside a charge/discharge step
+MAX_GAP_S = 600.0               # longest interval between two rows inside a charge/discharge step,
+GAP_FACTOR = 10.0               # ... or this many times the step's usual interval, if longer
 BOUNDARY_FACTOR = 2.0           # credited time before a step's first row, in its sampling intervals
 MAX_PULSE_S = 30.0              # a burst at most this long ...
 PULSE_FRACTION = 0.1            # ... and shorter than this share of the longest burst is a pulse
@@ -89,8 +90,8 @@ CUTOFF_TOLERANCE_V = 0.01       # a half cycle ending this close to its cut-off 
 FLAG_CODES = {
     "counter_integral_mismatch": "the cycler's counter and the integral of the logged rows "
                                  "differ by more than the tolerance",
-    "time_gap": "no row for longer than the limit inside a charge or discharge step, or before "
-                "its first row",
+    "time_gap": "no row for longer than the limit (600 s, or ten of the step's usual intervals if "
+                "longer) inside a charge or discharge step, or before its first row",
     "time_backwards": "test time goes backwards",
     "unexpected_end": "a half cycle ended neither at its cut-off voltage nor at a step change "
                       "of the cycler's protocol",
@@ -211,8 +212,9 @@ class StepTable:
     whether the cycler's step number changes right after the step's last row. Quality inputs:
     ``largest_gap_s`` and ``largest_gap_start_s`` (the longest interval between two of its rows),
     ``boundary_gap_s`` (the interval before its first row) and ``uncredited_s`` (the part of
-    it not credited), ``backwards_s`` (total time going backwards), ``missing_rows``;
-    ``starts_at_setpoint``: the step begins where the current jumped to a new set point.
+    it not credited), ``backwards_s`` (total time going backwards), ``missing_rows``,
+    ``median_interval_s`` (its usual interval between rows); ``starts_at_setpoint``: the step
+    begins where the current jumped to a new set point.
     ``params`` records the thresholds used (``rest_current_ma`` among them).
     """
 
@@ -240,6 +242,7 @@ class StepTable:
     backwards_s: np.ndarray
     missing_rows: np.ndarray
     starts_at_setpoint: np.ndarray
+    median_interval_s: np.ndarray
     params: dict = dataclasses.field(default_factory=dict)
 
     _ARRAYS = ("kind_code", "start_row", "end_row", "start_time_s", "end_time_s", "duration_s",
@@ -248,7 +251,7 @@ class StepTable:
                "counter_capacity_mah", "counter_energy_mwh", "cycler_step",
                "ends_at_cycler_step_change", "largest_gap_s", "largest_gap_start_s",
                "boundary_gap_s", "uncredited_s", "backwards_s", "missing_rows",
-               "starts_at_setpoint")
+               "starts_at_setpoint", "median_interval_s")
 
     def __len__(self) -> int:
         return int(self.kind_code.size)
@@ -423,7 +426,7 @@ def detect_steps(time_s: Any, current_ma: Any, voltage_v: Any, *, step_index: An
         empty_i, empty_f = np.zeros(0, np.int64), np.zeros(0)
         return StepTable(np.zeros(0, np.int8), empty_i, empty_i.copy(), *([empty_f] * 12),
                          empty_i.copy(), np.zeros(0, bool), *([empty_f] * 5),
-                         empty_i.copy(), np.zeros(0, bool), params=params)
+                         empty_i.copy(), np.zeros(0, bool), empty_f, params=params)
 
     abs_i = np.abs(i)
     sign = (i > threshold).astype(np.int8) - (i < -threshold).astype(np.int8)
@@ -581,7 +584,7 @@ def detect_steps(time_s: Any, current_ma: Any, voltage_v: Any, *, step_index: An
         integral_capacity_mah=integral_q, integral_energy_mwh=integral_e,
         counter_capacity_mah=counter_q, counter_energy_mwh=counter_e,
         cycler_step=cycler_step.astype(np.int64), ends_at_cycler_step_change=ends_at_change,
-        starts_at_setpoint=split[start],
+        starts_at_setpoint=split[start], median_interval_s=median_dt,
         largest_gap_s=largest_gap, largest_gap_start_s=largest_gap_start,
         boundary_gap_s=boundary_gap, uncredited_s=capped,
         backwards_s=np.bincount(owner, weights=backwards, minlength=n_steps),
@@ -875,6 +878,7 @@ class QualityLimits:
 
     counter_tolerance: float = COUNTER_TOLERANCE
     max_gap_s: float = MAX_GAP_S
+    gap_factor: float = GAP_FACTOR
     lower_cutoff_v: float | None = None
     upper_cutoff_v: float | None = None
     cutoff_tolerance_v: float = CUTOFF_TOLERANCE_V
@@ -1153,13 +1157,15 @@ def _cycle_flags(steps: StepTable, cycles: CycleAssignment, idx: np.ndarray,
     for k in range(len(steps)):
         c = int(idx[k])
         half = names.get(int(direction[k]))
+        usual = float(steps.median_interval_s[k])
+        gap_limit = max(limits.max_gap_s, limits.gap_factor * usual if np.isfinite(usual) else 0.0)
         if direction[k] != 0 and np.isfinite(steps.largest_gap_s[k]) \
-                and steps.largest_gap_s[k] > limits.max_gap_s:
+                and steps.largest_gap_s[k] > gap_limit:
             gap, at = float(steps.largest_gap_s[k]), float(steps.largest_gap_start_s[k])
             flags[c].append(_flag(
                 "time_gap", f"{half}: no row for {_fmt(gap)} s from t = {_fmt(at, 8)} s "
-                            f"(limit {_fmt(limits.max_gap_s)} s)",
-                half=half, value=gap, limit=limits.max_gap_s, unit="s", at_time_s=at))
+                            f"(limit {_fmt(gap_limit)} s)",
+                half=half, value=gap, limit=gap_limit, unit="s", at_time_s=at))
         if steps.uncredited_s[k] > 0.0:
             gap = float(steps.boundary_gap_s[k])
             credited = gap - float(steps.uncredited_s[k])
@@ -1304,7 +1310,7 @@ class CyclingAnalysis:
 
 
 _CYCLE_KEYS = ("max_pulse_s", "pulse_fraction")
-_LIMIT_KEYS = ("counter_tolerance", "max_gap_s", "lower_cutoff_v", "upper_cutoff_v",
+_LIMIT_KEYS = ("counter_tolerance", "max_gap_s", "gap_factor", "lower_cutoff_v", "upper_cutoff_v",
                "cutoff_tolerance_v")
 
 

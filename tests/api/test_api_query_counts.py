@@ -262,6 +262,32 @@ def build_datasets(n, user):
             .add("datasets/{id}/data/", f"{one}data/?points=100"))
 
 
+def build_spectrum(n, user):
+    """An impedance dataset whose file holds n sweeps of the shared PEIS spectrum."""
+    from tests.paths import shared_bytes
+
+    project = _project(user)
+    dataset = f.DatasetFactory(run=f.CyclingRunFactory(user=user, project=project), user=user, name="peis.mpr",
+                               content=shared_bytes("biologic_mpr/peis.mpr"), ingested=True)
+    spectrum = dataset.file_metadata["impedance"]
+    points = len(spectrum["freq_hz"])
+    dataset.file_metadata["impedance"] = {
+        **{name: values * n for name, values in spectrum.items() if name != "sweep"},
+        "sweep": [k // points + 1 for k in range(points * n)]}
+    cm.Dataset.objects.filter(pk=dataset.pk).update(file_metadata=dataset.file_metadata)
+    return Endpoints().add("datasets/{id}/spectrum/", f"{API}datasets/{dataset.human_id}/spectrum/", sweeps=n)
+
+
+def build_cell_cycles(n, user):
+    """A cell's history of n cycles."""
+    project = _project(user)
+    dataset = f.DatasetFactory(run=f.CyclingRunFactory(user=user, project=project), user=user, ingested=True)
+    more_rows(dataset, "cycles", n, vary=lambda row, i: (setattr(row, "cycle_number", i + 1),
+                                                          setattr(row, "history_cycle_number", i + 1)))
+    cell = dataset.run.cell
+    return Endpoints().add("cells/{id}/cycles/", f"{API}cells/{cell.human_id}/cycles/", results=n)
+
+
 def build_cell_metrics(n, user):
     project = _project(user)
     dataset = f.DatasetFactory(run=f.CyclingRunFactory(user=user, project=project), user=user, ingested=True)
@@ -293,6 +319,7 @@ BUILDERS = {
     "electrodes": build_electrodes, "infiltration-runs": build_infiltration_runs, "protocols": build_protocols,
     "cells": build_cells, "cycling-runs": build_cycling_runs, "raw-files": build_raw_files,
     "datasets": build_datasets, "cells/{id}/metrics": build_cell_metrics, "lineage": build_lineage,
+    "datasets/{id}/spectrum": build_spectrum, "cells/{id}/cycles": build_cell_cycles,
 }
 
 
@@ -309,7 +336,8 @@ ENDPOINTS = [
     "electrode-sheets/{id}/", "electrodes/", "electrodes/{id}/", "infiltration-runs/", "infiltration-runs/{id}/",
     "protocols/", "protocols/{id}/", "cells/", "cells/{id}/", "cells/{id}/metrics/", "cycling-runs/",
     "cycling-runs/{id}/", "raw-files/", "raw-files/{id}/", "raw-files/{id}/download/", "datasets/",
-    "datasets/{id}/", "datasets/{id}/cycles/", "datasets/{id}/status/", "datasets/{id}/data/", "lineage/{id}/",
+    "datasets/{id}/", "datasets/{id}/cycles/", "datasets/{id}/status/", "datasets/{id}/data/",
+    "datasets/{id}/spectrum/", "cells/{id}/cycles/", "lineage/{id}/",
 ]
 
 
