@@ -1,5 +1,6 @@
 """Cycler PCs authenticate with their cycler's token: ``Authorization: Cycler <key>``."""
 from django.utils import timezone
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
 
 from cells.models import CyclerToken
@@ -53,3 +54,14 @@ class PersonOrCycler(permissions.BasePermission):
 
     def has_permission(self, request, view):
         return isinstance(request.user, CyclerPrincipal) or bool(request.user and request.user.is_authenticated)
+
+
+class CyclerTokenScheme(OpenApiAuthenticationExtension):
+    """The cycler token in the API's schema."""
+
+    target_class = CyclerTokenAuthentication
+    name = "cyclerToken"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "apiKey", "in": "header", "name": "Authorization",
+                "description": "a cycler PC's token: `Authorization: Cycler <key>`"}

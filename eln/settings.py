@@ -140,7 +140,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "eln.api.schema.LabAutoSchema",
     "EXCEPTION_HANDLER": "eln.api.exceptions.exception_handler",
 }
 SPECTACULAR_SETTINGS = {

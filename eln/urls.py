@@ -16,9 +16,9 @@ urlpatterns = [
     path("", include("cells.urls")),
     # Lab managers' inventory and the API.
     path("admin/", admin.site.urls),
-    path("api/v1/", include("eln.api.urls")),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/v1/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
+    path("api/v1/", include("eln.api.urls")),  # last: it answers every other API address
     path("api-auth/", include("rest_framework.urls")),
 ]

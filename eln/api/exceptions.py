@@ -39,4 +39,9 @@ def exception_handler(exc, context):
         )
     if isinstance(exc, DjangoValidationError):
         exc = ValidationError(exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages})
-    return drf_exception_handler(exc, context)
+    response = drf_exception_handler(exc, context)
+    if response is not None and isinstance(response.data, list):
+        # A refusal not tied to a field (e.g. a search with a NUL character): still an object,
+        # as the schema says every refusal is.
+        response.data = {"detail": " ".join(str(message) for message in response.data)}
+    return response

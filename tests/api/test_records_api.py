@@ -280,3 +280,27 @@ def test_infiltration_run_shows_uptake_and_remaining_porosity_worked_by_hand(api
     # Pressed to 45 µm: 10.176 mg in 1.1310 cm² × 45 µm = 1.9995 g/cm³ against the pore-free mixture
     # 1 / (0.8624/4.1163 + 0.1376/1.17) = 3.0572 g/cm³: 34.6 % porosity left.
     assert row["remaining_porosity"] == pytest.approx(0.346, abs=1e-3)
+
+
+def test_an_address_the_api_does_not_have_answers_json(api, people):
+    client = api(people["writer"])
+    for path in ("/api/v1/nothing-here/", "/api/v1/lots/not-a-label/", "/api/v1/lots/LOT-1/%0A/"):
+        response = client.get(path)
+        assert response.status_code == 404 and response["Content-Type"] == "application/json", path
+        assert response.json()["detail"].startswith("There is no /api/v1/")
+    assert "end with a slash" in client.get("/api/v1/lots").json()["detail"]
+
+
+def test_the_schema_declares_the_refusals_of_every_operation(api, people):
+    schema = api(people["writer"]).get("/api/v1/schema/", {"format": "json"}).json()
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            codes = set(operation["responses"])
+            if path != "/api/v1/auth/token/":
+                assert {"401", "403"} <= codes, (method, path)
+            if "{" in path:
+                assert "404" in codes, (method, path)
+            if method in ("post", "put", "patch"):
+                assert "400" in codes, (method, path)
+            if method == "delete":
+                assert "409" in codes, (method, path)
