@@ -3,7 +3,7 @@ from django.urls import reverse
 
 from cells import selectors
 from cells.models import CellPart
-from eln.formatting import NO_VALUE, as_entered, fixed, significant
+from eln.formatting import NO_VALUE, Entered, Fixed, Significant, as_entered
 from eln.tables import Column, Table, recorded_on
 
 
@@ -44,13 +44,13 @@ cell_table = Table(
         Column("Kind", "get_kind_display", order_by="kind"),
         Column("Positive", part_in(CellPart.Role.POSITIVE)),
         Column("Negative", part_in(CellPart.Role.NEGATIVE)),
-        Column("Stack pressure", "stack_pressure_mpa", format=lambda v: as_entered(v, "MPa"),
+        Column("Stack pressure", "stack_pressure_mpa", format=Entered("MPa"),
                order_by="stack_pressure_mpa", numeric=True),
-        Column("Temperature", "temperature_c", format=lambda v: as_entered(v, "°C"), order_by="temperature_c",
+        Column("Temperature", "temperature_c", format=Entered("°C"), order_by="temperature_c",
                numeric=True),
         Column("Window", voltage_window, numeric=True),
-        Column("1C current", derived("one_c_current_ma"), format=lambda v: significant(v, 3, "mA"), numeric=True),
-        Column("N/P", derived("np_ratio"), format=lambda v: fixed(v, 2), numeric=True),
+        Column("1C current", derived("one_c_current_ma"), format=Significant(3, "mA"), numeric=True),
+        Column("N/P", derived("np_ratio"), format=Fixed(2), numeric=True),
         Column("Assembled on", "assembled_on", order_by="assembled_on"),
         Column("Recorded", recorded_on, order_by="created_at"),
     ],

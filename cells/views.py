@@ -15,7 +15,8 @@ from cells.api.views import CellViewSet
 from cells.models import Cell, CyclingRun, Dataset
 from cells.tables import cell_table
 from eln.pages import Panel, RecordListView, in_project, lineage_graph
-from eln.permissions import can_write, visible_records
+from eln.permissions import visible_records
+from eln.record_pages import admin_change_url, edit_controls
 
 # Down-sampled on the server: enough points for the eye, whatever the length of the test.
 PLOT_POINTS = 2000
@@ -81,7 +82,7 @@ class CellListView(RecordListView):
         return cells_for_list(user, project)
 
     def writer_actions(self, request):
-        actions = [("New cell in the API form", reverse("cell-list"))]
+        actions = [("Build a cell", reverse("cells:cell-new"))]
         if request.user.is_staff:
             actions.append(("Cells in the admin", reverse("admin:cells_cell_changelist")))
         return actions
@@ -101,11 +102,6 @@ def plot_of(runs) -> dict | None:
 def cell_detail(request, label: str):
     cell = cell_for_page(request.user, label)
     runs = runs_of(cell)
-    edit_controls = []
-    if can_write(request.user, cell.project):
-        edit_controls.append(("Edit in the API form", reverse("cell-detail", kwargs={"human_id": cell.human_id})))
-        if request.user.is_staff:
-            edit_controls.append(("Edit in the admin", reverse("admin:cells_cell_change", args=[cell.pk])))
     return render(request, "cells/cell_detail.html", {
         "title": cell.human_id,
         "section": "cells",
@@ -116,7 +112,9 @@ def cell_detail(request, label: str):
         "plot": plot_of(runs),
         "lineage": lineage_graph(cell),
         "metrics_url": reverse("cell-metrics", args=[cell.human_id]),
-        "edit_controls": edit_controls,
+        "edit_controls": edit_controls(request.user, cell, reverse("cells:cell-edit", args=[cell.human_id]),
+                                       admin_change_url(cell)),
+        "start_run_url": f"{reverse('cells:run-new')}?cell={cell.human_id}",
     })
 
 

@@ -61,3 +61,78 @@ def as_entered(value, unit: str = "") -> str:
     if "." in text:
         text = text.rstrip("0").rstrip(".")
     return _with_unit(_group(text), unit)
+
+
+# -- formats a column carries: the text of the pages, and the number and unit of an export -------
+
+class NumberFormat:
+    """How a column writes its numbers: ``text(value)`` as the pages show it; ``unit`` for an
+    export's header, ``number(value)`` for its cell (rounded as the page rounds it), and
+    ``excel`` for the cell's number format in a spreadsheet."""
+
+    unit = ""
+    excel = "General"
+
+    def __call__(self, value) -> str:
+        raise NotImplementedError
+
+    def number(self, value):
+        raise NotImplementedError
+
+
+class Fixed(NumberFormat):
+    """A fixed number of decimals: masses to the balance's resolution."""
+
+    def __init__(self, decimals: int, unit: str = ""):
+        self.decimals, self.unit = decimals, unit
+        self.excel = "0" if decimals <= 0 else "0." + "0" * decimals
+
+    def __call__(self, value) -> str:
+        return fixed(value, self.decimals, self.unit)
+
+    def number(self, value):
+        return round(float(value), self.decimals) if _finite(value) else None
+
+
+class Significant(NumberFormat):
+    """A number of significant figures: currents, current densities."""
+
+    def __init__(self, digits: int, unit: str = ""):
+        self.digits, self.unit = digits, unit
+
+    def __call__(self, value) -> str:
+        return significant(value, self.digits, self.unit)
+
+    def number(self, value):
+        if not _finite(value):
+            return None
+        return float(significant(value, self.digits).replace(THIN_NBSP, ""))
+
+
+class Percent(NumberFormat):
+    """A fraction shown as a percentage: the export holds the percentage too, its unit "%"."""
+
+    def __init__(self, decimals: int = 1):
+        self.decimals, self.unit = decimals, "%"
+        self.excel = "0" if decimals <= 0 else "0." + "0" * decimals
+
+    def __call__(self, value) -> str:
+        return percent(value, self.decimals)
+
+    def number(self, value):
+        return round(float(value) * 100.0, self.decimals) if _finite(value) else None
+
+
+class Entered(NumberFormat):
+    """A value a person typed, with its digits."""
+
+    def __init__(self, unit: str = ""):
+        self.unit = unit
+
+    def __call__(self, value) -> str:
+        return as_entered(value, self.unit)
+
+    def number(self, value):
+        if not _finite(value):
+            return None
+        return value if isinstance(value, int) else float(value)

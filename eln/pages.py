@@ -20,6 +20,7 @@ from django.utils.cache import patch_vary_headers
 from django.utils.module_loading import import_string
 from django.views import View
 
+from eln.export import FORMATS, export_response
 from eln.models import Project
 from eln.permissions import visible_projects, writable_projects
 from eln.tables import Table
@@ -192,9 +193,12 @@ class RecordListView(LoginRequiredMixin, View):
             records = self.table.order(search(filterset.qs, self.search_fields, text), ordering)
         else:  # a filter that cannot be applied shows its error, never an unfiltered list
             records = filterset.queryset.none()
+        if request.GET.get("export") in FORMATS:  # every row, as filtered and sorted here
+            return export_response(self.table, records, request.GET["export"], self.title)
         page = Paginator(records, self.paginate_by).get_page(request.GET.get("page"))
         params = request.GET.copy()
         params.pop("page", None)
+        params.pop("export", None)
         context = {
             "title": self.title,
             "section": self.section,

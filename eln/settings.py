@@ -175,7 +175,16 @@ LOGOUT_REDIRECT_URL = "login"
 # and project).
 ELN_RECORD_PAGES = {
     "LOT": "samples:lot-detail",
+    "EB": "samples:batch-detail",
+    "IS": "samples:solution-detail",
+    "ES": "samples:sheet-detail",
+    "EL": "samples:electrode-detail",
+    "IR": "samples:infiltration-detail",
+    "AL": "samples:alloy-detail",
     "CELL": "cells:cell-detail",
+    "PR": "cells:protocol-detail",
+    "RUN": "cells:run-detail",
+    "DS": "analysis:dataset-detail",
 }
 ELN_LINEAGE = "cells.selectors.record_lineage"
 ELN_DASHBOARD_PANELS = [

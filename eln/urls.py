@@ -14,6 +14,7 @@ urlpatterns = [
     path("project/", views.choose_project, name="choose-project"),
     path("", include("samples.urls")),
     path("", include("cells.urls")),
+    path("", include("analysis.urls")),
     # Lab managers' inventory and the API.
     path("admin/", admin.site.urls),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),

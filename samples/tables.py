@@ -1,7 +1,7 @@
 """The tables of the samples' list pages."""
 from django.urls import reverse
 
-from eln.formatting import fixed
+from eln.formatting import Fixed
 from eln.tables import Column, Table, recorded_on
 from samples import selectors
 
@@ -10,8 +10,7 @@ def lot_page(lot) -> str:
     return reverse("samples:lot-detail", args=[lot.human_id])
 
 
-def mass_mg(value) -> str:
-    return fixed(value, 1, "mg")
+mass_mg = Fixed(1, "mg")  # a lot's balance
 
 
 def low(lot) -> bool:

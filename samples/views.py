@@ -4,15 +4,14 @@ The reads are the small functions at the top (``lots_for_list``, ``lot_for_page`
 the app's selectors, and the lineage selector wired in the settings: each makes a fixed number
 of queries whatever the number of rows.
 """
-from dataclasses import dataclass
-
 from django.contrib.auth.decorators import login_required
 from django.db.models import F, QuerySet
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 
 from eln.pages import Panel, RecordListView, in_project, lineage_graph
-from eln.permissions import can_write, visible_records
+from eln.permissions import visible_records
+from eln.record_pages import admin_change_url, edit_controls, ledger_lines
 from samples import filtersets, selectors
 from samples.api.views import PrecursorLotViewSet
 from samples.models import Material, PrecursorLot, StockMovement
@@ -63,30 +62,16 @@ class LotListView(RecordListView):
         return {"material": material_names()}
 
     def writer_actions(self, request):
-        actions = [("New lot in the API form", reverse("precursorlot-list"))]
+        actions = [("Receive a lot", reverse("samples:lot-new"))]
         if request.user.is_staff:
             actions.append(("Lots in the admin", reverse("admin:samples_precursorlot_changelist")))
         return actions
 
 
-@dataclass
-class LedgerLine:
-    movement: StockMovement
-    remaining: float  # what was left after this line
-
-
 @login_required
 def lot_detail(request, label: str):
     lot = lot_for_page(request.user, label)
-    remaining, lines = lot.quantity_received_mg, []
-    for movement in lot_ledger(lot):
-        remaining -= movement.quantity
-        lines.append(LedgerLine(movement, remaining))
-    edit_controls = []
-    if can_write(request.user, lot.project):
-        edit_controls.append(("Edit in the API form", reverse("precursorlot-detail", args=[lot.human_id])))
-        if request.user.is_staff:
-            edit_controls.append(("Edit in the admin", reverse("admin:samples_precursorlot_change", args=[lot.pk])))
+    lines = ledger_lines(lot, lot_ledger(lot))
     return render(request, "samples/lot_detail.html", {
         "title": lot.human_id,
         "section": "lots",
@@ -95,7 +80,8 @@ def lot_detail(request, label: str):
         "ledger": lines,
         "is_low": selectors.is_low(lot),
         "lineage": lineage_graph(lot),
-        "edit_controls": edit_controls,
+        "edit_controls": edit_controls(request.user, lot, reverse("samples:lot-edit", args=[lot.human_id]),
+                                       admin_change_url(lot)),
     })
 
 

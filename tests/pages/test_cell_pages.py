@@ -89,8 +89,8 @@ def test_the_lineage_goes_up_to_the_lots_and_down_to_the_runs(logged_in, people,
     assert (positive.sheet.human_id, positive.human_id, "punched from") in edges
     assert (full_cell.human_id, run.human_id, "cycled") in edges
     lot_node = next(n for n in graph["nodes"] if n["id"] in lots)
-    assert lot_node["url"] == f"/lots/{lot_node['id']}/"  # lots have pages; electrodes not yet
-    assert next(n for n in graph["nodes"] if n["id"] == positive.human_id)["url"] is None
+    assert lot_node["url"] == f"/lots/{lot_node['id']}/"  # every record has its page
+    assert next(n for n in graph["nodes"] if n["id"] == positive.human_id)["url"] == f"/electrodes/{positive.human_id}/"
     upstream = html.split("<h3>Made from</h3>")[1].split("</table>")[0]
     assert f'<a href="/lots/{lot_node["id"]}/">{lot_node["id"]}</a>' in upstream
 
@@ -128,7 +128,7 @@ def test_a_filter_that_cannot_be_applied_says_so_and_lists_nothing(logged_in, pe
 def test_readers_see_no_edit_controls_on_cells(logged_in, people, lab):
     cell = lab.half_cell()
     writer = logged_in(people["writer"]).get(f"/cells/{cell.human_id}/").content.decode()
-    assert f'href="/api/v1/cells/{cell.human_id}/">Edit in the API form<' in writer
+    assert f'href="/cells/{cell.human_id}/edit/">Edit<' in writer
     reader = logged_in(people["reader"]).get(f"/cells/{cell.human_id}/").content.decode()
     assert "edit-controls" not in reader and "Edit in" not in reader
     assert "edit-controls" not in logged_in(people["reader"]).get("/cells/").content.decode()

@@ -120,7 +120,7 @@ def test_the_page_of_a_lot_shows_its_stock_ledger_and_what_was_made_from_it(logg
     left_after = re.findall(r'<td class="num">([^<]+)</td>\s*<td>', ledger)
     assert left_after == [f"{v}{NBSP}mg" for v in ("1533.6", "1067.2", "1054.7", "1034.7")]
     assert "inventory correction" in ledger and "disposed of" in ledger and "discoloured" in ledger
-    assert f"<td>{batch.human_id}</td>" in ledger  # electrolyte batches have no page yet
+    assert f'<td><a href="/electrolyte-batches/{batch.human_id}/">{batch.human_id}</a></td>' in ledger
     # Lineage: the records made from the lot, as a graph and as a list.
     graph = json.loads(re.search(r'<script id="lot-lineage" type="application/json">(.*?)</script>', html, re.S)[1])
     assert {(e["source"], e["target"], e["relation"]) for e in graph["edges"]} >= {
@@ -144,8 +144,7 @@ def test_a_lot_made_in_house_shows_what_it_was_made_from(logged_in, people, lab)
 
 def test_writers_see_edit_controls_and_readers_none(logged_in, people, lab):
     lot = lab.lot()
-    for who, controls in (("writer", ["Edit in the API form"]), ("manager", ["Edit in the API form"]),
-                          ("reader", [])):
+    for who, controls in (("writer", ["Edit"]), ("manager", ["Edit"]), ("reader", [])):
         html = logged_in(people[who]).get(f"/lots/{lot.human_id}/").content.decode()
         assert re.findall(r'class="button secondary" href="[^"]+">([^<]+)<', html) == controls, who
         listing = logged_in(people[who]).get("/lots/").content.decode()
@@ -154,6 +153,7 @@ def test_writers_see_edit_controls_and_readers_none(logged_in, people, lab):
     people["lab_manager"].save()
     html = logged_in(people["lab_manager"]).get(f"/lots/{lot.human_id}/").content.decode()
     assert f'href="/admin/samples/precursorlot/{lot.pk}/change/">Edit in the admin<' in html
+    assert f'href="/lots/{lot.human_id}/edit/">Edit<' in html
 
 
 def test_a_lot_of_another_project_is_not_found(logged_in, people, lab):
