@@ -366,6 +366,10 @@ def _widget_for(field):
         return forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
     if isinstance(field, models.TextField):
         return forms.Textarea(attrs={"rows": 3})
+    if isinstance(field, models.BooleanField) and field.null:
+        widget = forms.NullBooleanSelect()
+        widget.choices = [("unknown", "—"), ("true", "yes"), ("false", "no")]  # "—": not known, not decided
+        return widget
     return None
 
 

@@ -403,8 +403,8 @@ class InfiltrationRunFormView(RecordFormView):
     def initial_rows(self, request):
         # The paper's drying after the 10 min dip: under argon at 80 °C, then 4 h at 180 °C in vacuum.
         return {"drying_steps": [
-            {"order": 1, "description": "dry under argon", "temperature_c": 80.0, "atmosphere": "argon"},
-            {"order": 2, "description": "heat treatment", "temperature_c": 180.0, "duration_h": 4.0,
+            {"order": 1, "description": "dry under argon", "temperature_c": 80, "atmosphere": "argon"},
+            {"order": 2, "description": "heat treatment", "temperature_c": 180, "duration_h": 4,
              "atmosphere": "vacuum"},
         ]}
 

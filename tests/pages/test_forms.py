@@ -118,7 +118,7 @@ def test_an_infiltration_run_takes_its_volume_from_the_solution(writer, solution
     offered = html.split('name="solution"')[1].split("</select>")[0]
     assert f"{solution.human_id}" in offered and f"10.00{NBSP}mL left · 100.0{NBSP}mg/mL" in offered
     # The paper's drying steps come filled in.
-    assert form_data(html)["drying_steps-1-temperature_c"] == "180.0"
+    assert form_data(html)["drying_steps-1-temperature_c"] == "180"
 
     client, data = run_post(writer, solution, electrode, 12)
     refused = client.post("/infiltration-runs/new/", data).content.decode()

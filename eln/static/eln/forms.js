@@ -22,6 +22,15 @@
     if (first) first.focus();
   }
 
+  // Once the form is being saved, the numbers shown as you type are not asked for again.
+  document.addEventListener("submit", function (event) {
+    if (event.target.id === "record-form") event.target.dataset.saving = "1";
+  });
+  document.addEventListener("htmx:confirm", function (event) {
+    var form = document.getElementById("record-form");
+    if (form && form.dataset.saving && event.target.id === "derived") event.preventDefault();
+  });
+
   document.addEventListener("click", function (event) {
     var button = event.target.closest("[data-formset-add]");
     if (!button) return;
