@@ -187,8 +187,7 @@ class DatasetListView(RecordListView):
     section = "datasets"
     table = dataset_table
     filterset_class = filtersets.DatasetFilterSet
-    search_fields = tuple(LabRecordViewSet.search_fields) + ("source_name",)
-    search_placeholder = "label, file name or notes"
+    search_fields = tuple(LabRecordViewSet.search_fields)
     filter_fields = ("state", "run")
     filter_labels = {"state": "Processing", "run": "Run"}
 

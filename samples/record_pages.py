@@ -295,7 +295,7 @@ class BatchListView(WriterListView):
     section = "batches"
     table = batch_table
     filterset_class = filtersets.ElectrolyteBatchFilterSet
-    search_fields = tuple(LabRecordViewSet.search_fields) + ("name",)
+    search_fields = tuple(LabRecordViewSet.search_fields)
     filter_fields = ("product", "route", "xrd_phase", "uses_lot")
     filter_labels = {"product": "Product", "route": "Route", "xrd_phase": "XRD phase", "uses_lot": "Uses lot"}
     new_url, new_text = "samples:batch-new", "Record a batch"
@@ -309,7 +309,7 @@ class SolutionListView(WriterListView):
     section = "solutions"
     table = solution_table
     filterset_class = filtersets.InfiltrationSolutionFilterSet
-    search_fields = tuple(LabRecordViewSet.search_fields) + ("name",)
+    search_fields = tuple(LabRecordViewSet.search_fields)
     filter_fields = ("uses_lot",)
     filter_labels = {"uses_lot": "Uses lot"}
     new_url, new_text = "samples:solution-new", "Prepare a solution"
@@ -323,7 +323,7 @@ class SheetListView(WriterListView):
     section = "sheets"
     table = sheet_table
     filterset_class = filtersets.ElectrodeSheetFilterSet
-    search_fields = tuple(LabRecordViewSet.search_fields) + ("name",)
+    search_fields = tuple(LabRecordViewSet.search_fields)
     filter_fields = ("active_material", "uses_lot", "current_collector")
     filter_labels = {"active_material": "Material of a component", "uses_lot": "Uses lot",
                      "current_collector": "Current collector"}
@@ -366,7 +366,7 @@ class AlloyListView(WriterListView):
     section = "alloys"
     table = alloy_table
     filterset_class = filtersets.AlloyBatchFilterSet
-    search_fields = tuple(LabRecordViewSet.search_fields) + ("name",)
+    search_fields = tuple(LabRecordViewSet.search_fields)
     filter_fields = ("uses_lot",)
     filter_labels = {"uses_lot": "Uses lot"}
     new_url, new_text = "samples:alloy-new", "Prepare an alloy"
