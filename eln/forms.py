@@ -24,7 +24,7 @@ from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import NON_FIELD_ERRORS, FieldDoesNotExist, PermissionDenied, ValidationError
 from django.forms.models import modelform_factory
-from django.http import HttpResponseRedirect
+from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.views import View
 
@@ -303,7 +303,7 @@ class RecordFormView(LoginRequiredMixin, View):
         for name, formset in formsets.items():
             child_model = spec.children[name].model
             rows[name] = [child_model(**{k: v for k, v in f.cleaned_data.items() if k not in ("row_id", "DELETE")})
-                          for f in formset.kept_forms()]
+                          for f in formset.kept_forms() if not f.errors]  # a row still being typed is left out
         return with_rows(instance, rows)
 
     def page(self, request, record, projects, form, formsets, status=200):
@@ -328,6 +328,8 @@ class RecordFormView(LoginRequiredMixin, View):
         valid = form.is_valid()
         valid = all([fs.is_valid() for fs in formsets.values()]) and valid
         if request.POST.get("preview"):
+            if not self.derived_template:
+                return HttpResponse("")  # this form shows no numbers as you type
             return render(request, self.derived_template, {
                 "derived": self.derived(self.unsaved(record, projects, form, formsets)), "preview": True})
         if valid:

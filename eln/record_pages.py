@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.urls import reverse
 
 from eln.permissions import can_write
@@ -12,12 +13,13 @@ from eln.permissions import can_write
 
 def derived_numbers(record, names) -> dict:
     """``record``'s derived numbers by name (its model's properties); None where the inputs are
-    missing or absurd (a disc lighter than its foil): a page shows a dash, never an error."""
+    missing or absurd (a disc lighter than its foil, a sheet not chosen yet in a form): a page
+    shows a dash, never an error."""
     values = {}
     for name in names:
         try:
             values[name] = getattr(record, name)
-        except (ValueError, ArithmeticError, TypeError):
+        except (ValueError, ArithmeticError, TypeError, ObjectDoesNotExist):
             values[name] = None
     return values
 

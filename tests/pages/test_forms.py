@@ -342,3 +342,45 @@ def test_a_refusal_the_form_has_no_field_for_is_shown_above_the_form(rf, people,
     assert form.non_field_errors() == ["Project: A record cannot move to another project.", "Something else."]
     assert formsets["inputs"].non_form_errors() == ["LOT-0001 (Na) has 1 mg left; AL-0001 asks for 2 mg."]
     assert form.errors["yield_mg"] == ["Too much."]
+
+
+def test_no_input_answers_500(logged_in, people, lab, project):
+    """Empty posts, posts without the rows' management data, and nonsense in every field: the
+    form shows what is wrong, the numbers as you type stay calm."""
+    lab.full_cell()
+    writer = logged_in(people["writer"])
+    nonsense = "1e308"
+    for url in FORMS:
+        data = form_data(writer.get(url).content.decode())
+        garbage = {name: nonsense if not name.endswith(("TOTAL_FORMS", "INITIAL_FORMS", "MIN_NUM_FORMS",
+                                                         "MAX_NUM_FORMS")) else value for name, value in data.items()}
+        for posted in ({}, {"preview": "1"}, garbage, {**garbage, "preview": "1"},
+                       {**data, **{k: "-5" for k in data if k.endswith("mass_mg")}},
+                       {**data, **{k: "-5" for k in data if k.endswith("mass_mg")}, "preview": "1"}):
+            response = writer.post(url, posted)
+            assert response.status_code == 200, (url, posted)
+
+
+def test_an_electrolyte_batch_is_recorded_from_stock_with_its_conductivity_as_you_type(writer, stock):
+    data = form_data(writer.get("/electrolyte-batches/new/").content.decode())
+    data.update({"name": "1 g batch", "product": material_pk("Na4(B12H12)(B10H10)"), "route": "solution",
+                 "solvent_lot": stock["ipa"].pk, "solvent_volume_ml": "20", "yield_mg": "962",
+                 "pellet_mass_mg": "1000",
+                 "inputs-0-lot": stock["b12"].pk, "inputs-0-mass_mg": "533.6",
+                 "steps-0-order": "1", "steps-0-description": "Schlenk line", "steps-0-temperature_c": "60",
+                 "conductivity_measurements-0-temperature_c": "25",
+                 "conductivity_measurements-0-pellet_thickness_mm": "0.5",
+                 "conductivity_measurements-0-pellet_area_cm2": "1.131",
+                 "conductivity_measurements-0-resistance_ohm": "44.2"})
+    preview = writer.post("/electrolyte-batches/new/", {**data, "preview": "1"}).content.decode()
+    assert fact(preview, "sigma-25") == f"0.00100{NBSP}S/cm"  # 0.05 cm / (44.2 Ω × 1.131 cm²)
+    # The pellet is taken from the batch's own yield: 1000 mg of 962 is refused on its field.
+    refused = writer.post("/electrolyte-batches/new/", data).content.decode()
+    assert field_errors(refused, "pellet_mass_mg") == [escape(
+        "this new electrolyte batch (Na4(B12H12)(B10H10)) has 962 mg left; this new electrolyte batch asks for "
+        "1000 mg.")]
+    response = writer.post("/electrolyte-batches/new/", {**data, "pellet_mass_mg": "62"})
+    assert response.status_code == 302
+    page = writer.get(response["Location"]).content.decode()
+    assert fact(page, "sigma-25") == f"0.00100{NBSP}S/cm" and fact(page, "remaining") == f"900.0{NBSP}mg"
+    assert stock_of(stock["b12"])[1] == pytest.approx(5000 - 533.6)

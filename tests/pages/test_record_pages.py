@@ -8,6 +8,7 @@ import re
 import pytest
 
 from cells.models import CellPart
+from eln.formatting import significant
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -206,7 +207,7 @@ def test_a_datasets_page_shows_its_cycles(logged_in, people, world):
     assert f"{len(cycles)} cycle" in table and table.count("<tr><td") == len(cycles)
     first = cycles[0]
     row = re.search(rf'<tr><td class="num">{first.cycle_number}</td>(.*?)</tr>', table, re.S)[1]
-    assert f"{first.discharge_capacity_mah:.4g}{NBSP}mAh" in row or f"{first.discharge_capacity_mah:.3g}" in row
+    assert f'<td class="num">{significant(first.discharge_capacity_mah, 4, "mAh")}</td>' in row
     assert 'href="?export=csv"' in table and 'href="?export=xlsx"' in table
     failed = logged_in(people["reader"]).get(f"/datasets/{world['datasets'][1].human_id}/").content.decode()
     assert "No cycles yet: the dataset is failed." in failed
