@@ -1,9 +1,10 @@
 """Lists and per-cycle tables as files: CSV and Excel, with the rows, filters and order of the
 page they are exported from.
 
-Each column is written as its table shows it: a number as a number, rounded to the digits the
-page shows, its unit in the header ("Remaining (mg)") and, in Excel, a number format that
-shows those digits; a date as a date; text as text; no value as an empty cell.
+Each column is written as its table shows it, in the same units: a number as a number with
+every digit the record holds (a page rounds to the digits that mean something; a file leaves
+that to its reader), its unit in the header ("Remaining (mg)") and, in Excel, a number format
+that shows the page's digits; a date as a date; text as text; no value as an empty cell.
 """
 from __future__ import annotations
 

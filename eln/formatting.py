@@ -67,8 +67,9 @@ def as_entered(value, unit: str = "") -> str:
 
 class NumberFormat:
     """How a column writes its numbers: ``text(value)`` as the pages show it; ``unit`` for an
-    export's header, ``number(value)`` for its cell (rounded as the page rounds it), and
-    ``excel`` for the cell's number format in a spreadsheet."""
+    export's header, ``number(value)`` for its cell, and ``excel`` for the cell's number format
+    in a spreadsheet. A page rounds to the digits that mean something; a file keeps every digit
+    (its reader decides), and a spreadsheet shows the page's digits through its format."""
 
     unit = ""
     excel = "General"
@@ -91,7 +92,7 @@ class Fixed(NumberFormat):
         return fixed(value, self.decimals, self.unit)
 
     def number(self, value):
-        return round(float(value), self.decimals) if _finite(value) else None
+        return float(value) if _finite(value) else None
 
 
 class Significant(NumberFormat):
@@ -104,9 +105,7 @@ class Significant(NumberFormat):
         return significant(value, self.digits, self.unit)
 
     def number(self, value):
-        if not _finite(value):
-            return None
-        return float(significant(value, self.digits).replace(THIN_NBSP, ""))
+        return float(value) if _finite(value) else None
 
 
 class Percent(NumberFormat):
@@ -120,7 +119,7 @@ class Percent(NumberFormat):
         return percent(value, self.decimals)
 
     def number(self, value):
-        return round(float(value) * 100.0, self.decimals) if _finite(value) else None
+        return float(value) * 100.0 if _finite(value) else None
 
 
 class Entered(NumberFormat):

@@ -31,7 +31,8 @@ def test_a_list_exports_its_filtered_sorted_rows_as_csv(logged_in, people, lab):
     assert "Received (mg)" in header and "Remaining (mg)" in header
     remaining = header.index("Remaining (mg)")
     assert [r[0] for r in rows[1:]] == [b10.human_id, b12.human_id]  # the page's filter and order, every row
-    assert [r[remaining] for r in rows[1:]] == ["1066.8", "5000"]  # 2000 − 933.25, to 0.1 mg as on the page
+    # 2000 − 933.25: every digit in the file (the page shows 1066.8)
+    assert [r[remaining] for r in rows[1:]] == ["1066.75", "5000"]
     assert rows[1][header.index("Stock")] == ""  # no value: an empty cell
 
 
@@ -45,8 +46,8 @@ def test_a_list_exports_as_excel_with_number_formats_and_units(logged_in, people
     assert "N/P" in header
     row = {name: c for name, c in zip(header, sheet[2])}
     assert row["ID"].value == cell.human_id
-    assert row["1C current (mA)"].value == pytest.approx(0.950)  # 7.913 mg × 120 mAh/g, 3 significant figures
-    assert row["N/P"].value == pytest.approx(1.32) and row["N/P"].number_format == "0.00"
+    assert row["1C current (mA)"].value == pytest.approx(7.913 * 0.120, rel=1e-3)  # 7.913 mg × 120 mAh/g
+    assert row["N/P"].value == pytest.approx(1.324, rel=1e-3) and row["N/P"].number_format == "0.00"  # shows 1.32
     assert row["Stack pressure (MPa)"].value == 70
     assert isinstance(row["Recorded"].value, dt.datetime) and row["Recorded"].number_format == "yyyy-mm-dd"
     assert sheet.max_row == 2
@@ -80,10 +81,10 @@ def test_a_datasets_cycles_export_with_units(logged_in, people, lab):
     assert [int(r[0]) for r in rows[1:]] == [c.cycle_number for c in cycles]
     ce = header.index("Coulombic efficiency (%)")
     for row, cycle in zip(rows[1:], cycles):
-        expected = "" if cycle.coulombic_efficiency is None else f"{round(cycle.coulombic_efficiency * 100, 2):g}"
-        assert row[ce] == expected
+        expected = None if cycle.coulombic_efficiency is None else cycle.coulombic_efficiency * 100
+        assert (float(row[ce]) if row[ce] else None) == pytest.approx(expected)
     book = load_workbook(io.BytesIO(client.get(f"/datasets/{dataset.human_id}/", {"export": "xlsx"}).content)).active
     header = [c.value for c in book[1]]
     volts = book.cell(row=2, column=header.index("Mean charge voltage (V)") + 1)
     assert volts.number_format == "0.000"
-    assert volts.value == pytest.approx(round(cycles[0].mean_charge_voltage_v, 3))
+    assert volts.value == pytest.approx(cycles[0].mean_charge_voltage_v)  # shown to 1 mV, kept whole
