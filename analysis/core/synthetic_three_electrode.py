@@ -506,11 +506,15 @@ class HalfCellReference:
 def half_cell_reference(electrode: str, *, capacity_mah: float = 1.0, c_rate: float = 0.05,
                         n_cycles: int = 2, resistance_ohm: float = 100.0,
                         sample_interval_s: float = 120.0, record_de_v: float = 0.005,
-                        rest_s: float = 600.0) -> HalfCellReference:
+                        rest_s: float = 600.0, lower_cutoff_v: float | None = None,
+                        upper_cutoff_v: float | None = None) -> HalfCellReference:
     """A NaCrO2 (``electrode="positive"``) or Sn (``"negative"``) half cell cycled at
     ``c_rate`` over its whole fill range, with a resistance of ``resistance_ohm`` (the slow
     cycle's small overpotential I·R). NaCrO2 cycles start with desodiation (charge), Sn cycles
-    with sodiation (discharge), as the lab runs them."""
+    with sodiation (discharge), as the lab runs them. With cut-offs, a sodiation stops where
+    the potential falls to ``lower_cutoff_v`` and a desodiation where it rises to
+    ``upper_cutoff_v`` (e.g. a Sn half cell between 0.01 and 2.00 V stops short of the curve's
+    steep ends), and the next half cycle starts from that fill."""
     if electrode not in ("positive", "negative"):
         raise ValueError(f"electrode must be 'positive' or 'negative', not {electrode!r}")
     curve = NACRO2_CURVE if electrode == "positive" else SN_CURVE
@@ -522,14 +526,23 @@ def half_cell_reference(electrode: str, *, capacity_mah: float = 1.0, c_rate: fl
     offsets = _rest_offsets(rest_s, sample_interval_s)
     builder.emit(offsets, 0.0, np.full(offsets.size, float(curve.potential_v(fill, order[1]))),
                  np.zeros(offsets.size), 0, 0)
-    duration = capacity_mah / current * 3600.0
+    full_duration = capacity_mah / current * 3600.0
     for number in range(1, n_cycles + 1):
         for branch in order:
             s = 1.0 if branch == DESODIATION else -1.0  # desodiation oxidises the electrode
+            room = fill if branch == DESODIATION else 1.0 - fill
+            duration = room * full_duration
             dense = np.linspace(0.0, duration, int(duration / sample_interval_s * 20) + 1)
-            q_fill = dense / duration
-            f = 1.0 - q_fill if branch == DESODIATION else q_fill
+            q_fill = dense / full_duration
+            f = fill - q_fill if branch == DESODIATION else fill + q_fill
             e = curve.potential_v(f, branch) + s * eta
+            cutoff = upper_cutoff_v if branch == DESODIATION else lower_cutoff_v
+            if cutoff is not None:
+                beyond = np.flatnonzero(e > cutoff if branch == DESODIATION else e < cutoff)
+                if beyond.size:
+                    if beyond[0] < 2:
+                        raise ValueError(f"the {branch} starts beyond its cut-off {cutoff} V")
+                    dense, f, e = dense[:beyond[0]], f[:beyond[0]], e[:beyond[0]]
             keep = _record(dense, (e,), sample_interval_s, record_de_v)
             builder.emit(dense[keep], s * current, e[keep], np.zeros(keep.size),
                          1 if branch == order[0] else 3, number)

@@ -251,7 +251,7 @@ def test_the_reference_defaults_to_the_slowest_cycle_after_formation(folder):
     table = half.table
     halves = half_cycles(table, "discharge")
     reference = reference_from_half_cell(table, halves, electrode="negative")
-    assert reference.source == "half cell, cycle 2"
+    assert reference.source == "half cell, cycle 2" and reference.cycle_number == 2
     assert reference.sodiation.capacity_mah == pytest.approx(1.0, rel=1e-6)
     assert reference.sodiation.fill[0] == 0.0 and reference.sodiation.fill[-1] == 1.0
     # the Sn's sodiation branch lies below its desodiation branch at every fill

@@ -58,7 +58,7 @@ def test_the_comparison_states_the_difference():
     assert comparison.difference_pp == pytest.approx(100 * (0.90 - 0.9756667), abs=1e-5)
     assert comparison.explained_fraction == pytest.approx((1 - 0.9756667) / 0.10, abs=1e-6)
     assert comparison.sentence == (
-        "At cycle 3, against cycle 2, the half cells' coulombic efficiencies and N/P 1.2 predict "
+        "At cycle 3, against cycle 2, the half cells' coulombic efficiencies and N/P 1.20 predict "
         "97.6 % retention and the full cell kept 90.0 %: the full cell faded 7.6 points more "
         "than its half cells predict (they account for 24 % of its loss).")
     np.testing.assert_allclose(column(comparison.table, "difference"), [0.0, 0.90 - 0.9756667],

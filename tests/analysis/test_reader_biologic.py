@@ -231,9 +231,13 @@ def test_three_electrode_energies_keep_their_electrode_and_voltage_is_ewe_minus_
     dt = np.diff(t, prepend=t[0])
     assert np.sum(np.abs(ewe * i * dt)[first]) / 3600 == pytest.approx(
         col(result, "ewe_charge_energy_mwh")[first].max(), rel=1e-3)
-    np.testing.assert_allclose(col(result, "voltage_v"), raw["Ewe-Ece/V"].to_numpy(), atol=2e-7)
+    # the export's own cell voltage, which agrees with Ewe − Ece to EC-Lab's float32
+    np.testing.assert_array_equal(col(result, "voltage_v"), raw["Ewe-Ece/V"].to_numpy())
+    np.testing.assert_allclose(col(result, "voltage_v"), col(result, "ewe_v") - col(result, "ece_v"), atol=2e-7)
     assert not np.allclose(col(result, "voltage_v"), col(result, "ewe_v"), atol=1e-3)
-    assert result.metadata["voltage_source"] == "Ewe/V - Ece/V"
+    assert result.metadata["voltage_source"] == "Ewe-Ece/V"
+    # the .mpr has no such column: there the cell voltage is the difference
+    assert read(shared_data, GCPL_MPR).metadata["voltage_source"] == "Ewe/V - Ece/V"
 
 
 def test_two_electrode_energies_are_the_cells(shared_data):

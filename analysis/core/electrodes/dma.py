@@ -133,12 +133,14 @@ class ReferenceCurve:
 
 @dataclasses.dataclass(frozen=True)
 class ElectrodeReference:
-    """An electrode's reference: its sodiation and desodiation branches (either may be None)."""
+    """An electrode's reference: its sodiation and desodiation branches (either may be None),
+    where they came from and the half cell's cycle they were taken from."""
 
     electrode: str
     sodiation: ReferenceCurve | None = None
     desodiation: ReferenceCurve | None = None
     source: str = ""
+    cycle_number: int | None = None
 
     def branch(self, name: str) -> ReferenceCurve | None:
         return self.sodiation if name == SODIATION else self.desodiation
@@ -153,7 +155,8 @@ def reference_from_half_cell(table: Any, half_cycles: HalfCycles, *, electrode: 
     ``cycle_number`` defaults to the slowest cycle with both half cycles (lowest mean |I|; of
     cycles within 5 % of that rate the last, since the first cycle of a fresh electrode carries
     its formation). ``potential_column`` is the table's column with the electrode's potential
-    (``voltage_v``, or ``ewe_v`` for a half cell with a reference electrode).
+    (``voltage_v``, or ``ewe_v`` for a half cell with a reference electrode). ``source`` names
+    the half cell's data; the cycle is added to it.
     """
     if electrode not in ELECTRODES:
         raise ValueError(f"electrode must be {POSITIVE!r} or {NEGATIVE!r}, not {electrode!r}")
@@ -179,7 +182,7 @@ def reference_from_half_cell(table: Any, half_cycles: HalfCycles, *, electrode: 
     elif cycle_number not in rates:
         raise ValueError(f"cycle_number {cycle_number} is not a complete cycle of the half cell "
                          f"(complete cycles: {sorted(rates)})")
-    label = source or f"half cell, cycle {cycle_number}"
+    label = f"{source or 'half cell'}, cycle {cycle_number}"
     curves = {}
     for direction in (CHARGE, DISCHARGE):
         k = half_cycles.index(cycle_number, direction)
@@ -188,7 +191,7 @@ def reference_from_half_cell(table: Any, half_cycles: HalfCycles, *, electrode: 
         q = cumulative_capacity_mah(t[s:f + 1], i[s:f + 1])
         curves[branch] = ReferenceCurve.from_branch(q, e[s:f + 1], electrode=electrode,
                                                     branch=branch, source=label)
-    return ElectrodeReference(electrode, curves[SODIATION], curves[DESODIATION], label)
+    return ElectrodeReference(electrode, curves[SODIATION], curves[DESODIATION], label, int(cycle_number))
 
 
 # --------------------------------------------------------------------------------------------

@@ -190,7 +190,7 @@ def compare_fade(prediction: FadePrediction, cycle_numbers: Sequence[int],
         verdict = (f"the full cell faded {difference_pp:.1f} points less than its half cells "
                    f"predict")
     sentence = (f"At cycle {cycle}, against cycle {reference_cycle}, the half cells' coulombic "
-                f"efficiencies and N/P {prediction.np_ratio:g} predict {100 * p:.1f} % retention "
+                f"efficiencies and N/P {prediction.np_ratio:.2f} predict {100 * p:.1f} % retention "
                 f"and the full cell kept {100 * m:.1f} %: {verdict}.")
     return FadeComparison(table, cycle, p, m, difference_pp, explained, sentence,
                           {"reference_cycle": reference_cycle, **prediction.params})

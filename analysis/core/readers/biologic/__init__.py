@@ -18,9 +18,11 @@ one run give the same table):
     cathode (or any positive-electrode) working electrode that is charge, which is also the
     canonical sign (positive = Ewe driven up); the value is therefore kept as written.
 ``voltage_v``
-    ``Ewe - Ece`` when the counter-electrode potential was recorded (three-electrode file), else
-    ``Ecell/V`` (BT-Lab), else ``Ewe``. ``<Ewe>/V`` and ``<Ece>/V`` (EIS files) count as Ewe
-    and Ece. ``ewe_v`` and ``ece_v`` carry the two potentials themselves.
+    In a three-electrode file (the counter-electrode potential recorded): EC-Lab's own cell
+    voltage ``Ewe-Ece/V`` where the export has it (a third record, which the three-electrode
+    analysis checks against the two potentials), else ``Ewe - Ece`` (the .mpr stores only the
+    two). Otherwise ``Ecell/V`` (BT-Lab), else ``Ewe``. ``<Ewe>/V`` and ``<Ece>/V`` (EIS files)
+    count as Ewe and Ece. ``ewe_v`` and ``ece_v`` carry the two potentials themselves.
 ``step_index``
     ``Ns`` (EC-Lab's sequence number within the technique).
 ``cycle_index``
@@ -99,6 +101,7 @@ _DQ = ("dq/mA.h", "dQ/mA.h")
 _EWE = ("Ewe/V", "<Ewe>/V")
 _ECE = ("Ece/V", "<Ece>/V")
 _ECELL = ("Ecell/V", "<Ecell>/V")
+_EWE_MINUS_ECE = ("Ewe-Ece/V", "<Ewe-Ece>/V")
 _Q_SIGNED = ("Q charge/discharge/mA.h",)
 _Q_CHARGE = ("Q charge/mA.h",)
 _Q_DISCHARGE = ("Q discharge/mA.h",)
@@ -123,7 +126,7 @@ _IMPEDANCE = {
 }
 # Every source column the mapping may read (the .mpt reader converts only these).
 _USED_COLUMNS = (
-    _TIME + _CURRENT + _DQ + _EWE + _ECE + _ECELL + ("Ns", "cycle number", "half cycle")
+    _TIME + _CURRENT + _DQ + _EWE + _ECE + _ECELL + _EWE_MINUS_ECE + ("Ns", "cycle number", "half cycle")
     + _Q_SIGNED + _Q_CHARGE + _Q_DISCHARGE + _ENERGIES + _TEMPERATURE
     + tuple(_IMPEDANCE)
 )
@@ -190,7 +193,11 @@ def _canonical(columns: dict[str, np.ndarray], file: str, *,
     ewe_name, ewe = _first(columns, _EWE)
     ece_name, ece = _first(columns, _ECE)
     ecell_name, ecell = _first(columns, _ECELL)
-    if ewe is not None and ece is not None:
+    cell_name, cell_voltage = _first(columns, _EWE_MINUS_ECE)
+    if ece is not None and cell_voltage is not None:
+        meta["voltage_source"] = cell_name
+        out["voltage_v"] = np.asarray(cell_voltage, np.float64)
+    elif ewe is not None and ece is not None:
         meta["voltage_source"] = f"{ewe_name} - {ece_name}"
         out["voltage_v"] = np.asarray(ewe, np.float64) - np.asarray(ece, np.float64)
     elif ecell is not None:
