@@ -1,7 +1,16 @@
 """The analysis results in the admin: computed, so read-only; scoped to the user's projects."""
 from django.contrib import admin
 
-from analysis.models import CellMetrics, CycleSummary, LoadingReference, ProcessingStage, QualityFlag
+from analysis.models import (
+    CellDiagnosis,
+    CellMetrics,
+    CycleSummary,
+    ElectrodeAnalysis,
+    FadePrediction,
+    LoadingReference,
+    ProcessingStage,
+    QualityFlag,
+)
 from analysis.services import loading_reference_set
 from eln.admin import ProjectScopedMixin, ReadOnlyAdminMixin
 
@@ -85,3 +94,32 @@ class CellMetricsAdmin(ResultAdmin):
     list_filter = ("loading_check",)
     search_fields = ("cell__human_id",)
     list_select_related = ("cell", "dataset")
+
+
+@admin.register(ElectrodeAnalysis)
+class ElectrodeAnalysisAdmin(ResultAdmin):
+    project_path = "dataset__project"
+    list_display = ("dataset", "consistency_status", "consistency_max_abs_error_v", "modes_status",
+                    "positive_reference_dataset", "negative_reference_dataset", "computed_at")
+    list_filter = ("consistency_status", "modes_status")
+    search_fields = ("dataset__human_id",)
+    list_select_related = ("dataset", "positive_reference_dataset", "negative_reference_dataset")
+
+
+@admin.register(CellDiagnosis)
+class CellDiagnosisAdmin(ResultAdmin):
+    project_path = "cell__project"
+    list_display = ("cell", "dataset", "sentence", "dominant_mode", "overpotential_grew", "computed_at")
+    list_filter = ("dominant_mode", "overpotential_grew", "modes_status")
+    search_fields = ("cell__human_id", "sentence")
+    list_select_related = ("cell", "dataset")
+
+
+@admin.register(FadePrediction)
+class FadePredictionAdmin(ResultAdmin):
+    project_path = "cell__project"
+    list_display = ("cell", "status", "predicted_retention", "measured_retention", "difference_pp", "cycle",
+                    "computed_at")
+    list_filter = ("status",)
+    search_fields = ("cell__human_id", "sentence")
+    list_select_related = ("cell",)

@@ -130,7 +130,9 @@ def stage(dataset: Dataset, name: str):
     record.save()
 
 
-def reset_stages(dataset: Dataset, names=tuple(ProcessingStage.ORDER)) -> None:
+def reset_stages(dataset: Dataset, names=tuple(ProcessingStage.INGESTION)) -> None:
+    # the three-electrode analysis of an earlier version is gone; it is made again after the metrics
+    ProcessingStage.objects.filter(dataset=dataset, name=Stage.ELECTRODES).delete()
     for name in names:
         ProcessingStage.objects.update_or_create(
             dataset=dataset, name=name,
@@ -637,7 +639,9 @@ def ingest(dataset_id: int, raw_file_id: int) -> str:
         with stage(dataset, Stage.METRICS):
             compute_cell_metrics(dataset.run.cell)
         finish(dataset)
-        return "done"
+        from analysis import electrodes  # it reads this module's helpers
+
+        return "failed" if electrodes.after_ingestion(dataset) == "failed" else "done"
     except (OperationalError, InterfaceError):
         raise  # a passing fault: the task retries, the stages start over idempotently
     except (StageFailed, ReaderError) as error:
@@ -655,7 +659,15 @@ def ingest(dataset_id: int, raw_file_id: int) -> str:
 
 def recompute_cell(cell_id: int) -> str:
     """After a change of masses, areas, protocol or the history: every cycling dataset of the
-    cell from its Parquet, then the metrics over its history."""
+    cell from its Parquet, then the metrics over its history, then its three-electrode results
+    (and those of the cells that read its data)."""
+    from analysis import electrodes  # it reads this module's helpers
+
+    outcome = recompute_summaries_and_metrics(cell_id)
+    return "failed" if electrodes.after_recompute(cell_id) == "failed" else outcome
+
+
+def recompute_summaries_and_metrics(cell_id: int) -> str:
     cell = Cell.objects.get(pk=cell_id)
     outcome = "done"
     for dataset in Dataset.objects.filter(run__cell=cell).exclude(parquet_file=""):

@@ -4,10 +4,13 @@ cell and transaction (``analysis.tasks.queue_recompute``), and only then.
 The services announce every change with the names of the fields and child rows that changed
 (``eln.signals.records_changed``); ``RESULT_INPUTS`` lists those a cell's summaries and metrics
 are computed from. A change of a lot's storage place, a cell's notes or a component's mass
-taken from stock queues nothing.
+taken from stock queues nothing. The three-electrode diagnoses and the fade predictions read a
+few more (the reference curves chosen on a cell, N/P): ``analysis.electrodes.record_changed``
+decides those.
 """
 from django.dispatch import receiver
 
+from analysis import electrodes
 from cells.models import Cell, CyclingRun, Dataset, Protocol
 from cells.selectors import cells_using
 from eln.signals import records_changed
@@ -53,3 +56,8 @@ def recompute_results(sender, record, created, deleted, fields, children, **kwar
         return
     queue_recompute(with_data.values_list("run__cell_id", flat=True).distinct())
 
+
+@receiver(records_changed)
+def recompute_three_electrode_results(sender, record, created, deleted, fields, children, **kwargs):
+    """The diagnoses and fade predictions, for what only they read (analysis.electrodes)."""
+    electrodes.record_changed(sender, record, created=created, deleted=deleted, fields=fields, children=children)

@@ -3,7 +3,7 @@ import pyarrow as pa
 from celery import shared_task
 from django.db import InterfaceError, OperationalError, transaction
 
-from analysis import services
+from analysis import electrodes, services
 
 # Faults that pass: the database or the file store briefly away. Data errors are not retried;
 # they are recorded on the dataset's stage for a person to act on.
@@ -32,20 +32,42 @@ def recompute_cell(cell_id: int) -> str:
     return _giving_memory_back(lambda: services.recompute_cell(cell_id))
 
 
+@shared_task(**TASK_OPTIONS)
+def recompute_diagnosis(cell_id: int) -> str:
+    """A three-electrode cell's per-electrode analysis and diagnosis (its references changed)."""
+    return _giving_memory_back(lambda: electrodes.recompute_diagnosis(cell_id))
+
+
+@shared_task(**TASK_OPTIONS)
+def recompute_fade_prediction(cell_id: int) -> str:
+    """A balanced cell's fade prediction (its half cells or N/P changed)."""
+    return _giving_memory_back(lambda: electrodes.recompute_fade_prediction(cell_id))
+
+
 class _PendingRecompute:
-    """The cells to recompute once the transaction commits: one task per cell, however many
-    changes of the transaction touched it."""
+    """What to recompute once the transaction commits: one task per cell and kind of result,
+    however many changes of the transaction touched it. A cell whose summaries are recomputed
+    gets its diagnosis and fade prediction in that same task."""
 
     def __init__(self):
         self.cells: set[int] = set()
+        self.diagnoses: set[int] = set()
+        self.predictions: set[int] = set()
+        self.sent = False
+
+    def planned(self) -> list[tuple]:
+        """(task, cell id), in the order they are queued."""
+        return ([(recompute_cell, c) for c in sorted(self.cells)]
+                + [(recompute_diagnosis, c) for c in sorted(self.diagnoses - self.cells)]
+                + [(recompute_fade_prediction, c) for c in sorted(self.predictions - self.cells)])
 
     def __call__(self):
-        for cell_id in sorted(self.cells):
-            recompute_cell.delay(cell_id)
+        self.sent = True
+        for task, cell_id in self.planned():
+            task.delay(cell_id)
 
 
-def queue_recompute(cell_ids) -> None:
-    """Recompute these cells after the commit, each once per transaction."""
+def _queue(kind: str, cell_ids) -> None:
     cell_ids = set(cell_ids)
     if not cell_ids:
         return
@@ -54,9 +76,24 @@ def queue_recompute(cell_ids) -> None:
         # One collector per transaction, kept among its on-commit callbacks: dropped with them
         # when the transaction rolls back.
         for _savepoints, callback, _robust in connection.run_on_commit:
-            if isinstance(callback, _PendingRecompute):
-                callback.cells |= cell_ids
+            if isinstance(callback, _PendingRecompute) and not callback.sent:
+                getattr(callback, kind).update(cell_ids)
                 return
     pending = _PendingRecompute()
-    pending.cells |= cell_ids
+    getattr(pending, kind).update(cell_ids)
     transaction.on_commit(pending)
+
+
+def queue_recompute(cell_ids) -> None:
+    """Recompute these cells after the commit, each once per transaction."""
+    _queue("cells", cell_ids)
+
+
+def queue_diagnosis(cell_ids) -> None:
+    """Recompute these three-electrode cells' diagnoses after the commit, each once."""
+    _queue("diagnoses", cell_ids)
+
+
+def queue_fade_prediction(cell_ids) -> None:
+    """Recompute these balanced cells' links and fade predictions after the commit, each once."""
+    _queue("predictions", cell_ids)

@@ -170,7 +170,7 @@ class CellAdmin(LabRecordAdmin):
                     "excluded_from_comparisons", "project")
     list_filter = ("kind", "hardware", "np_basis", "excluded_from_comparisons", "project")
     search_fields = ("human_id", "name", "notes")
-    autocomplete_fields = ("separator_batch",)
+    autocomplete_fields = ("separator_batch", "positive_reference_dataset", "negative_reference_dataset")
     inlines = (CellPartInline,)
     derived_fields = ("first_half_cycle", "area", "reference_capacity", "one_c_current", "one_c_density",
                       "np_ratio")

@@ -188,8 +188,28 @@ class Cell(RulesInClean, LabRecord):
         null=True, blank=True,
         help_text="empty: decided by the ±5 % loading check; yes/no: a person's decision",
     )
+    # A three-electrode cell's electrodes are fitted with slow half-cell cycles of the same
+    # electrodes; empty: the slowest cycle of a half cell built from the same sheet.
+    positive_reference_dataset = models.ForeignKey(
+        "Dataset", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        help_text="three-electrode cells: the dataset of a cathode half cell whose slow cycle is the NaCrO2 "
+                  "reference curve; empty: the slowest cycle of a cathode half cell built from the same sheet",
+    )
+    positive_reference_cycle = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)],
+        help_text="the cycle of that dataset; empty: its slowest complete cycle")
+    negative_reference_dataset = models.ForeignKey(
+        "Dataset", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        help_text="three-electrode cells: the dataset of a Sn half cell whose slow cycle is the Sn reference "
+                  "curve; empty: the slowest cycle of a Sn half cell built from the same sheet",
+    )
+    negative_reference_cycle = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)],
+        help_text="the cycle of that dataset; empty: its slowest complete cycle")
     history = HistoricalRecords()
 
+    #: role -> the kind of half cell its reference curve comes from
+    REFERENCE_HALF_CELL_KINDS = {"positive": Kind.CATHODE_HALF, "negative": Kind.ANODE_HALF}
     BALANCED_KINDS = (Kind.FULL, Kind.THREE_ELECTRODE)
     RULES_IN_CLEAN = ("cell_cutoffs_ordered",)
 
@@ -208,6 +228,7 @@ class Cell(RulesInClean, LabRecord):
             for field in ("negative_capacity_for_np_mah_g", "positive_capacity_for_np_mah_g"):
                 if getattr(self, field) is None:
                     errors[field] = "Required when the N/P basis is 'measured': the half cell's reversible capacity."
+        errors.update(self.reference_problems())
         if self.separator_batch_id:
             problem = material_use_problem(self.separator_batch.product, "solid electrolyte",
                                            what=self.separator_batch.human_id)
@@ -215,6 +236,30 @@ class Cell(RulesInClean, LabRecord):
                 errors["separator_batch"] = problem
         if errors:
             raise ValidationError(errors)
+
+    def reference_problems(self) -> dict[str, str]:
+        """The rules of the chosen reference curves: a three-electrode cell's only, each from a
+        half cell of its electrode, a cycle only with its dataset."""
+        problems = {}
+        for role, kind in self.REFERENCE_HALF_CELL_KINDS.items():
+            dataset_field, cycle_field = f"{role}_reference_dataset", f"{role}_reference_cycle"
+            dataset = getattr(self, dataset_field) if getattr(self, f"{dataset_field}_id") else None
+            if dataset is None:
+                if getattr(self, cycle_field) is not None:
+                    problems[cycle_field] = f"Choose the dataset the {role} reference cycle belongs to."
+                continue
+            if self.kind != self.Kind.THREE_ELECTRODE:
+                problems[dataset_field] = "Only a three-electrode cell is fitted with reference curves."
+                continue
+            source = dataset.run.cell
+            if source.kind != kind:
+                def a(label):
+                    return f"{'an' if label[0] in 'aeiou' else 'a'} {label}"
+
+                problems[dataset_field] = (
+                    f"{dataset.human_id} was measured on {source.human_id}, {a(source.get_kind_display())}; the "
+                    f"{role} electrode's reference curve comes from {a(self.Kind(kind).label)}.")
+        return problems
 
     def electrode_in_role(self, role: str):
         return next((part for part in self.parts.all() if part.role == role), None)

@@ -112,6 +112,8 @@ def cell_detail(request, label: str):
         "plot": plot_of(runs),
         "lineage": lineage_graph(cell),
         "metrics_url": reverse("cell-metrics", args=[cell.human_id]),
+        "diagnosis_url": (reverse("cell-diagnosis", args=[cell.human_id])
+                          if cell.kind in (Cell.Kind.FULL, Cell.Kind.THREE_ELECTRODE) else None),
         "edit_controls": edit_controls(request.user, cell, reverse("cells:cell-edit", args=[cell.human_id]),
                                        admin_change_url(cell)),
         "start_run_url": f"{reverse('cells:run-new')}?cell={cell.human_id}",

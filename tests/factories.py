@@ -15,6 +15,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from analysis import services as analysis_services
 from analysis.core import synthetic
+from analysis.core import synthetic_three_electrode
 from analysis.models import LoadingReference
 from cells import models as cm
 from cells import services as cell_services
@@ -395,3 +396,20 @@ SERVICES = {
     cm.Cell: cell_services.cell_build,
     cm.CyclingRun: cell_services.cycling_run_start,
 }
+
+
+def three_electrode_dataset(*, project=None, user=None, cycles: int = 2) -> cm.Dataset:
+    """A three-electrode cell (NaCrO2 | Sn with a Na reference, its separator from a batch) and
+    the dataset of a synthetic EC-Lab export of ``cycles`` cycles, ingested (analysed per
+    electrode, without reference curves: no half cell was built from its sheets)."""
+    project = project or ProjectFactory(manager=user)
+    tin = ElectrodeSheetFactory(user=user, project=project, tin=True)
+    cell = CellFactory(user=user, project=project, kind=cm.Cell.Kind.THREE_ELECTRODE, lower_cutoff_v=1.5,
+                       upper_cutoff_v=3.3, parts=[
+                           {"role": "positive", "electrode": ElectrodeFactory(user=user, project=project)},
+                           {"role": "negative", "electrode": ElectrodeFactory(user=user, project=project, sheet=tin,
+                                                                              mass_mg=6.23)},
+                           {"role": "reference", "description": "Na metal reference"}])
+    run = CyclingRunFactory(user=user, project=project, cell=cell)
+    content = synthetic_three_electrode.simulate(n_cycles=cycles, sample_interval_s=600.0).to_mpt()
+    return DatasetFactory(run=run, user=user, name="three-electrode.mpt", content=content, ingested=True)

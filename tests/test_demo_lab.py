@@ -47,13 +47,14 @@ EXPECTED_COUNTS = {
     PrecursorLot: 11, LotTreatment: 1,
     ElectrolyteBatch: 1, ElectrolyteBatchInput: 2, ElectrolyteBatchStep: 3, ConductivityMeasurement: 4,
     InfiltrationSolution: 1, InfiltrationSolutionInput: 2,
-    ElectrodeSheet: 4, SheetComponent: 12, LoadingDisc: 16, Electrode: 13,
-    InfiltrationRun: 2, InfiltrationDryingStep: 6, InfiltratedElectrode: 12,
+    ElectrodeSheet: 4, SheetComponent: 12, LoadingDisc: 16, Electrode: 15,
+    InfiltrationRun: 2, InfiltrationDryingStep: 6, InfiltratedElectrode: 14,
     AlloyBatch: 1, AlloyBatchInput: 2,
-    Cycler: 2, Channel: 16, Protocol: 6, ProtocolStep: 16,
-    Cell: 8, CellPart: 17, CyclingRun: 9,
-    # NaCrO2 synthesis 2, electrolyte batch 3, solution 3, sheets 4 × 4, alloy 2, Na cell parts 2
-    StockMovement: 42,
+    Cycler: 2, Channel: 16, Protocol: 8, ProtocolStep: 18,
+    Cell: 10, CellPart: 21, CyclingRun: 11,
+    # NaCrO2 synthesis 2, electrolyte batch 3, solution 3, sheets 4 × 4, alloy 2, Na cell parts 2;
+    # from what the lab made: the pellet 1, separators 9, dips 2, Na-Sn parts 6
+    StockMovement: 46,
 }
 
 
@@ -74,7 +75,7 @@ def test_load_creates_each_kind_of_record(lab):
         model.__name__: count for model, count in EXPECTED_COUNTS.items()
     }
     kinds = sorted(Cell.objects.values_list("kind", flat=True))
-    assert kinds == sorted(["cathode_half"] * 3 + ["anode_half", "full", "full", "three_electrode",
+    assert kinds == sorted(["cathode_half"] * 4 + ["anode_half"] * 2 + ["full", "full", "three_electrode",
                             "liquid_reference"])
     # every project record is in the demo project and made by the demo user
     project = Project.objects.get(name=demo.PROJECT_NAME)
@@ -142,7 +143,7 @@ def test_casting_porosities_are_near_80_percent(lab):
 
 def test_infiltration_uptakes_and_remaining_porosities(lab):
     infiltrated = list(InfiltratedElectrode.objects.select_related("electrode__sheet", "run__solution"))
-    assert len(infiltrated) == 12
+    assert len(infiltrated) == 14
     uptakes = [i.measured_uptake_fraction for i in infiltrated]
     remaining = [i.remaining_porosity for i in infiltrated]
     assert all(0.15 <= u <= 0.17 for u in uptakes), uptakes
@@ -209,21 +210,21 @@ def test_lot_stock_is_received_minus_what_the_processes_took(lab):
 
 
 def test_what_the_lab_made_has_stock_of_its_own(lab):
-    # 962 mg of electrolyte: a 62 mg conductivity pellet and seven 55 mg separators
+    # 962 mg of electrolyte: a 62 mg conductivity pellet and nine 55 mg separators
     batch = lab["electrolyte_batch"]
-    assert left(batch) == pytest.approx(962 - 62 - 7 * 55)
+    assert left(batch) == pytest.approx(962 - 62 - 9 * 55)
     # 10 mL of solution: two dips of 2 mL
     assert left(lab["solution"]) == pytest.approx(10 - 2 * 2)
-    # 1000 mg of Na-Sn alloy (its metals): four 40 mg counter electrodes
+    # 1000 mg of Na-Sn alloy (its metals): six 40 mg counter electrodes
     assert lab["alloy"].yield_mg == pytest.approx(367.5 + 632.5)
-    assert left(lab["alloy"]) == pytest.approx(1000 - 4 * 40)
+    assert left(lab["alloy"]) == pytest.approx(1000 - 6 * 40)
 
 
 def test_cells_runs_and_protocols(lab):
     runs = CyclingRun.objects.select_related("cell", "channel", "protocol")
     assert all(run.channel and run.protocol for run in runs)
     assert set(Cell.objects.values_list("pk", flat=True)) == {run.cell_id for run in runs}
-    assert sorted(runs.values_list("state", flat=True)) == ["finished"] * 8 + ["running"]
+    assert sorted(runs.values_list("state", flat=True)) == ["finished"] * 10 + ["running"]
     for run in runs:
         steps = list(run.protocol.steps.all())
         if run.cell.kind != Cell.Kind.LIQUID_REFERENCE:
@@ -255,7 +256,7 @@ def _snapshot():
 def test_second_run_changes_nothing(db):
     call_command("load_demo_lab", stdout=StringIO())
     before = _snapshot()
-    assert before["Cell"] == 8
+    assert before["Cell"] == 10
     out = StringIO()
     call_command("load_demo_lab", stdout=out)
     assert "already exists" in out.getvalue()

@@ -18,6 +18,11 @@ FACTORIES = [value for value in vars(factories).values()
              and not value._meta.abstract]
 RESULTS = (results.ProcessingStage, results.CycleStep, results.CycleSummary, results.CellMetrics,
            results.QualityFlag)
+# a three-electrode dataset's, besides (its fade prediction's rows need half cells with data:
+# tests/cells/test_three_electrode_api.py)
+THREE_ELECTRODE_RESULTS = (results.ElectrodeAnalysis, results.ElectrodeCycle, results.ElectrodePotentialRange,
+                           results.ElectrodeBranchFit, results.DegradationModeCycle, results.CellDiagnosis,
+                           results.FadePrediction)
 
 
 def test_every_model_is_made_by_a_factory_with_its_record_or_by_ingestion():
@@ -26,7 +31,8 @@ def test_every_model_is_made_by_a_factory_with_its_record_or_by_ingestion():
     unmade = [model.__name__ for app in ("eln", "samples", "cells", "analysis")
               for model in apps.get_app_config(app).get_models()
               if not model.__name__.startswith("Historical")
-              and model not in made_by_factory | child_rows | set(RESULTS) | {HumanIdCounter}]
+              and model not in made_by_factory | child_rows | set(RESULTS) | set(THREE_ELECTRODE_RESULTS)
+              | {results.FadePredictionCycle, HumanIdCounter}]
     assert unmade == []
     assert set(services.SPECS) <= made_by_factory  # every record a service writes
 
@@ -50,3 +56,13 @@ def test_an_ingested_dataset_has_its_results():
         assert model.objects.filter(**({"cell": dataset.run.cell} if model is results.CellMetrics
                                        else {"dataset": dataset})).exists(), model.__name__
     assert not results.QualityFlag.objects.filter(dataset=dataset).exists()
+
+
+def test_an_ingested_three_electrode_dataset_has_its_results():
+    dataset = factories.three_electrode_dataset()
+    assert dataset.state == "done", dataset.message
+    assert dataset.electrode_cycles.count() == 4  # 2 cycles × 2 electrodes
+    cell = dataset.run.cell
+    for model in THREE_ELECTRODE_RESULTS:
+        assert model.objects.filter(**({"cell": cell} if model in (results.CellDiagnosis, results.FadePrediction)
+                                       else {"dataset": dataset})).exists(), model.__name__

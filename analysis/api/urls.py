@@ -1,6 +1,6 @@
 from django.urls import path
 
-from analysis.api import views
+from analysis.api import electrodes, views
 from analysis.api.uploads import DatasetStatusView, RawFileUploadView
 
 urlpatterns = [
@@ -8,6 +8,17 @@ urlpatterns = [
     path("datasets/<str:human_id>/status/", DatasetStatusView.as_view(), name="dataset-status"),
     path("cells/<str:human_id>/metrics/", views.CellMetricsView.as_view(), name="cell-metrics"),
     path("cells/<str:human_id>/cycles/", views.CellCyclesView.as_view(), name="cell-cycles"),
+    # three-electrode results
+    path("datasets/<str:human_id>/electrodes/", electrodes.DatasetElectrodesView.as_view(), name="dataset-electrodes"),
+    path("datasets/<str:human_id>/electrodes/ranges/", electrodes.DatasetPotentialRangesView.as_view(),
+         name="dataset-electrode-ranges"),
+    path("datasets/<str:human_id>/electrodes/curves/", electrodes.DatasetElectrodeCurvesView.as_view(),
+         name="dataset-electrode-curves"),
+    path("datasets/<str:human_id>/degradation-modes/", electrodes.DatasetDegradationModesView.as_view(),
+         name="dataset-degradation-modes"),
+    path("cells/<str:human_id>/diagnosis/", electrodes.CellDiagnosisView.as_view(), name="cell-diagnosis"),
+    path("cells/<str:human_id>/fade-prediction/", electrodes.CellFadePredictionView.as_view(),
+         name="cell-fade-prediction"),
 ]
 
 

@@ -15,7 +15,6 @@ DEMO_RUNS = {
     "nco97_half": (synthetic.paper_nacro2_rate_test, synthetic.nacro2_half_cell(7.7, "97:1:2"), {"composition": "97:1:2"}),
     "sn_half": (synthetic.paper_sn_half_cell, synthetic.sn_half_cell(), {}),
     "full": (synthetic.paper_full_cell, synthetic.full_cell(), {}),
-    "three_electrode": (synthetic.paper_full_cell, synthetic.full_cell(), {"three_electrode": True}),
 }
 
 
@@ -36,7 +35,11 @@ def as_upload(name: str, content: bytes) -> ContentFile:
 
 
 def load_demo_cycling_data(records: dict) -> list:
-    """Upload a synthetic cycler file for each demo run that has a preset; returns the datasets."""
+    """Upload a synthetic cycler file for each demo run that has a preset, then the
+    three-electrode cell's after its reference half cells' (so its diagnosis is made once);
+    returns the datasets."""
+    from analysis.demo.three_electrode import load_demo_three_electrode_data
+
     datasets = []
     for run_key, (preset, base, arguments) in DEMO_RUNS.items():
         run = records["runs"][run_key]
@@ -45,4 +48,4 @@ def load_demo_cycling_data(records: dict) -> list:
         received = raw_file_receive(run=run, uploaded=as_upload(f"{run.human_id}.bdf.csv", content),
                                     user=records["user"])
         datasets.append(received.dataset)
-    return datasets
+    return datasets + load_demo_three_electrode_data(records, upload=as_upload)

@@ -176,6 +176,9 @@ ELECTRODES = [
     ("SN-90-b", "SN-90", 0.000, "full cell"),
     ("SN-90-c", "SN-90", +0.003, "three-electrode full cell"),
     ("SN-90-d", "SN-90", -0.006, "full cell, 3.15 V cut-off"),
+    # Half cells from the full cells' sheets, cycled slowly: the electrodes' reference curves.
+    ("NCO-97-FC-d", "NCO-97-FC", -0.002, "NaCrO2 half cell, slow cycles for the reference curve"),
+    ("SN-90-e", "SN-90", +0.006, "Sn half cell, slow cycles for the reference curve"),
 ]
 
 # Infiltration runs: electrode key → (measured uptake, remaining porosity after 350 MPa,
@@ -196,6 +199,8 @@ INFILTRATION_RUNS = [
         "SN-90-b": (0.158, 0.34, 0.01),
         "SN-90-c": (0.163, 0.36, 0.01),
         "SN-90-d": (0.157, 0.345, 0.01),
+        "NCO-97-FC-d": (0.154, 0.33, 0.02),
+        "SN-90-e": (0.161, 0.35, 0.01),
     }),
 ]
 
@@ -220,6 +225,14 @@ PROTOCOLS = {
                  "As the full-cell protocol with the upper cut-off lowered to 3.15 V (paper, Fig. S6b): "
                  "tests whether oxidation at high voltage drives the fade.",
                  [(2, 0.1, 0.1, 1.5, 3.15), (50, 0.2, 0.2, 1.5, 3.15)]),
+    "nco_reference": ("NaCrO2 reference curve: 2 × C/20 (2.10–3.60 V)",
+                      "NaCrO2 half cell vs Na-Sn cycled slowly over its whole sodium range (Na1 → Na0.5): the "
+                      "positive electrode's reference curve for the three-electrode analysis.",
+                      [(2, 0.05, 0.05, 2.10, 3.60)]),
+    "sn_reference": ("Sn reference curve: 2 × C/20 (0.01–2.00 V)",
+                     "Sn vs Na-Sn, starts with sodiation, cycled slowly: the negative electrode's reference curve "
+                     "(both branches of its hysteresis) for the three-electrode analysis.",
+                     [(2, 0.05, 0.05, 0.01, 2.00)]),
     "three_electrode": ("Three-electrode full cell: 20 × 0.1C (1.5–3.3 V)",
                         "NaCrO2 | Sn full cell with a Na reference, cycled at 0.1C (paper, Fig. 5a); the "
                         "BioLogic file carries Ewe/V (NaCrO2 vs Na) and Ece/V (Sn vs Na).",
@@ -623,6 +636,14 @@ CELLS = [
              ("full_315",), ("neware", "3"), 12, running=True,
              notes="Same sheets and infiltration run as the full cell, upper cut-off 3.15 V (paper, Fig. S6b): "
                    "the fade is not alleviated, pointing at the Sn anode."),
+    CellSpec("nco_reference", "NaCrO2 97:1:2 5.6 mg/cm² | NBH | Na-Sn, reference curve", K.CATHODE_HALF,
+             "NCO-97-FC-d", "alloy", ("nco_reference",), ("vmp3", "5"), 81,
+             notes="Built from the full cells' NaCrO2 sheet and cycled at C/20: the NaCrO2 reference curve the "
+                   "three-electrode cell's positive electrode is fitted with."),
+    CellSpec("sn_reference", "Sn 90:5:5 1.2 mg/cm² | NBH | Na-Sn, reference curve", K.ANODE_HALF,
+             "SN-90-e", "alloy", ("sn_reference",), ("vmp3", "6"), 81,
+             notes="Built from the full cells' Sn sheet and cycled at C/20: the Sn reference curves (sodiation and "
+                   "desodiation) the three-electrode cell's negative electrode is fitted with."),
     CellSpec("liquid_reference", "NaCrO2 95:2:3 | 1 M NaClO4 in PC | Na (2032 coin cell)", K.LIQUID_REFERENCE,
              "NCO-95-c", "Na", ("nco_retention",), ("neware", "4"), 86, stack_pressure_mpa=None,
              notes="Liquid-electrolyte reference: non-infiltrated NaCrO2 95:2:3 electrode, glass fibre separator "

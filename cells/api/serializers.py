@@ -69,7 +69,8 @@ class CellSerializer(LabRecordSerializer):
             "separator_pressure_mpa", "liquid_electrolyte", "assembly_pressure_mpa", "stack_pressure_mpa",
             "hardware", "temperature_c", "lower_cutoff_v", "upper_cutoff_v", "np_basis",
             "negative_capacity_for_np_mah_g", "positive_capacity_for_np_mah_g", "excluded_from_comparisons",
-            "first_half_cycle", "area_cm2", "reference_specific_capacity_mah_g", "one_c_current_ma",
+            "positive_reference_dataset", "positive_reference_cycle", "negative_reference_dataset",
+            "negative_reference_cycle", "first_half_cycle", "area_cm2", "reference_specific_capacity_mah_g", "one_c_current_ma",
             "one_c_current_density_ma_cm2", "np_ratio",
         )
 

@@ -8,7 +8,15 @@ from django.contrib import admin
 from django.contrib.auth.models import Group
 from django.urls import reverse
 
-from analysis.models import CellMetrics, CycleSummary, ProcessingStage, QualityFlag
+from analysis.models import (
+    CellDiagnosis,
+    CellMetrics,
+    CycleSummary,
+    ElectrodeAnalysis,
+    FadePrediction,
+    ProcessingStage,
+    QualityFlag,
+)
 from cells.models import (
     Cell,
     CellPart,
@@ -46,6 +54,7 @@ OUR_APPS = {"eln", "samples", "cells"}
 # Models the admin shows but does not let anyone add: counters, files the upload API writes,
 # datasets processing writes, and rows that take stock (added on their record's page).
 NO_ADD_PAGE = {HumanIdCounter, RawDataFile, Dataset, ProcessingStage, CycleSummary, CellMetrics, QualityFlag,
+               ElectrodeAnalysis, CellDiagnosis, FadePrediction,
                LotTreatment, LotInput, ElectrolyteBatchInput, ElectrolyteBatchStep, ConductivityMeasurement,
                InfiltrationSolutionInput, SheetComponent, LoadingDisc, InfiltrationDryingStep, InfiltratedElectrode,
                AlloyBatchInput, ProtocolStep, CellPart, ProjectMembership}

@@ -23,7 +23,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.routers import APIRootView
 
-from analysis.models import CellMetrics
+from analysis.models import CellMetrics, FadePrediction, FadePredictionCycle
 from cells import models as cm
 from samples import models as sm
 from tests import factories as f
@@ -311,6 +311,26 @@ def build_lineage(n, user):
     return Endpoints().add("lineage/{id}/", f"{API}lineage/{seed.human_id}/", upstream=n, downstream=n + 1)
 
 
+def build_three_electrode(n, user):
+    project = _project(user)
+    dataset = f.three_electrode_dataset(project=project, user=user)
+    cell = dataset.run.cell
+    for name in ("electrode_cycles", "electrode_ranges", "electrode_fits", "degradation_modes"):
+        more_rows(dataset, name, n, vary=lambda row, i: setattr(row, "cycle_number", 100 + i))
+    full = f.CellFactory(user=user, project=project, full=True, separator_batch=cell.separator_batch)
+    cell_copies(full, n - 1)  # linked through the electrolyte batch
+    prediction = FadePrediction.objects.get(cell=cell)
+    FadePredictionCycle.objects.create(prediction=prediction, cycle_number=1)
+    more_rows(prediction, "cycles", n, vary=lambda row, i: setattr(row, "cycle_number", i + 1))
+    one = f"{API}datasets/{dataset.human_id}/"
+    return (Endpoints().add("datasets/{id}/electrodes/", f"{one}electrodes/", results=n)
+            .add("datasets/{id}/electrodes/ranges/", f"{one}electrodes/ranges/", results=n)
+            .add("datasets/{id}/degradation-modes/", f"{one}degradation-modes/", results=n)
+            .add("datasets/{id}/electrodes/curves/", f"{one}electrodes/curves/?cycles=1&points=50")
+            .add("cells/{id}/diagnosis/", f"{API}cells/{cell.human_id}/diagnosis/", linked_full_cells=n)
+            .add("cells/{id}/fade-prediction/", f"{API}cells/{cell.human_id}/fade-prediction/", results=n))
+
+
 BUILDERS = {
     "projects": build_projects, "materials": build_materials, "cyclers": build_cyclers,
     "channels": build_channels, "lots": build_lots, "stock-movements": build_stock_movements,
@@ -320,6 +340,9 @@ BUILDERS = {
     "cells": build_cells, "cycling-runs": build_cycling_runs, "raw-files": build_raw_files,
     "datasets": build_datasets, "cells/{id}/metrics": build_cell_metrics, "lineage": build_lineage,
     "datasets/{id}/spectrum": build_spectrum, "cells/{id}/cycles": build_cell_cycles,
+    **{endpoint.rstrip("/"): build_three_electrode for endpoint in (
+        "datasets/{id}/electrodes/", "datasets/{id}/electrodes/ranges/", "datasets/{id}/degradation-modes/",
+        "datasets/{id}/electrodes/curves/", "cells/{id}/diagnosis/", "cells/{id}/fade-prediction/")},
 }
 
 
@@ -338,6 +361,8 @@ ENDPOINTS = [
     "cycling-runs/{id}/", "raw-files/", "raw-files/{id}/", "raw-files/{id}/download/", "datasets/",
     "datasets/{id}/", "datasets/{id}/cycles/", "datasets/{id}/status/", "datasets/{id}/data/",
     "datasets/{id}/spectrum/", "cells/{id}/cycles/", "lineage/{id}/",
+    "datasets/{id}/electrodes/", "datasets/{id}/electrodes/ranges/", "datasets/{id}/electrodes/curves/",
+    "datasets/{id}/degradation-modes/", "cells/{id}/diagnosis/", "cells/{id}/fade-prediction/",
 ]
 
 

@@ -263,8 +263,8 @@ def _sentence(limiting, mode_info, sodium, over, profile, params, warnings) -> s
         parts.append(f"{lead} drives the fade: {MODE_NAMES[dominant]} {_pct(info['total'])} by "
                      f"cycle {info['last_cycle']} ({100 * info['per_cycle']:.2f} % per cycle)"
                      + (f"; {others}" if others else ""))
-        if mode_info["status"] == "partial":
-            parts[-1] += " (partial: " + "; ".join(mode_info.get("messages", [])) + ")"
+    if totals and mode_info["status"] == "partial":  # what is missing is said, whatever was found
+        parts[-1] += " (partial: " + "; ".join(mode_info.get("messages", [])) + ")"
     ends = []
     for direction in (CHARGE, DISCHARGE):
         info = limiting[direction]
