@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+
 import numpy as np
 from django.db import InterfaceError, OperationalError, models, transaction
 from django.db.models import Q
@@ -28,7 +29,12 @@ from django.db.models import Q
 from analysis.core.cycling import analyse_cycling
 from analysis.core.electrodes.cycles import electrode_cycle_table, potential_range_table
 from analysis.core.electrodes.diagnosis import Diagnosis, diagnose
-from analysis.core.electrodes.dma import ELECTRODE_NAMES, ElectrodeReference, degradation_modes, reference_from_half_cell
+from analysis.core.electrodes.dma import (
+    ELECTRODE_NAMES,
+    ElectrodeReference,
+    degradation_modes,
+    reference_from_half_cell,
+)
 from analysis.core.electrodes.fade import VERSION as FADE_VERSION
 from analysis.core.electrodes.fade import compare_fade, predict_full_cell_fade
 from analysis.core.electrodes.three_electrode import (
@@ -114,7 +120,8 @@ def reference_half_cells(cell: Cell, role: str) -> list[Cell]:
     electrode = cast_electrode(cell, role)
     if electrode is None:
         return []
-    return list(_half_cells_on(cell.project_id, HALF_CELL_KIND[role], Electrode.objects.filter(sheet=electrode.sheet_id)))
+    same_sheet = Electrode.objects.filter(sheet=electrode.sheet_id)
+    return list(_half_cells_on(cell.project_id, HALF_CELL_KIND[role], same_sheet))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -223,7 +230,8 @@ def dependents_of(half_cell: Cell) -> tuple[set[int], set[int]]:
                     .values_list("dataset__run__cell_id", flat=True))
     diagnoses |= set(Cell.objects.filter(kind=THREE_ELECTRODE, **{f"{reference}__in": datasets})
                      .values_list("pk", flat=True))
-    predictions = set(FadePrediction.objects.filter(**{f"{role}_half_cell": half_cell}).values_list("cell_id", flat=True))
+    predictions = set(FadePrediction.objects.filter(**{f"{role}_half_cell": half_cell})
+                      .values_list("cell_id", flat=True))
     electrode = cast_electrode(half_cell, POSITIVE)
     if electrode is not None:
         same_sheet = CellPart.objects.filter(role=role, electrode__sheet=electrode.sheet_id,

@@ -222,7 +222,8 @@ class ElectrodeAnalysis(models.Model):
     computed_at = models.DateTimeField(auto_now=True)
     working_electrode = models.CharField(max_length=10, choices=ElectrodeRole.choices,
                                          help_text="the electrode the file's Ewe belongs to")
-    potential_sources = models.JSONField(default=dict, help_text="for each potential: measured (which column) or derived")
+    potential_sources = models.JSONField(default=dict,
+                                         help_text="for each potential: measured (which column) or derived")
     consistency_status = models.CharField(max_length=12, choices=Check.choices)
     consistency_tolerance_v = models.FloatField()
     consistency_max_abs_error_v = models.FloatField(null=True)

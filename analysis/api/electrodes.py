@@ -13,7 +13,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from analysis.core.downsample import min_max_indices
-from analysis.core.electrodes.cycles import ELECTRODE_CYCLE_COLUMNS, POTENTIAL_RANGE_COLUMNS, electrode_differential_curves
+from analysis.core.electrodes.cycles import (
+    ELECTRODE_CYCLE_COLUMNS,
+    POTENTIAL_RANGE_COLUMNS,
+    electrode_differential_curves,
+)
 from analysis.core.electrodes.differential import DE_DQ_DEFAULTS, DQ_DE_DEFAULTS
 from analysis.core.electrodes.dma import FIT_COLUMNS, MODE_COLUMNS
 from analysis.core.electrodes.fade import PREDICTION_COLUMNS
@@ -78,7 +82,8 @@ def analysis_summary(analysis: ElectrodeAnalysis) -> dict:
             "status": analysis.consistency_status, "message": analysis.consistency_message,
             "tolerance_v": analysis.consistency_tolerance_v, "max_abs_error_v": analysis.consistency_max_abs_error_v,
             "rms_error_v": analysis.consistency_rms_error_v, "rows": analysis.consistency_rows,
-            "rows_over_tolerance": analysis.consistency_rows_over_tolerance, "worst_row": analysis.consistency_worst_row,
+            "rows_over_tolerance": analysis.consistency_rows_over_tolerance,
+            "worst_row": analysis.consistency_worst_row,
         },
         "references": {role: {"dataset": _label(getattr(analysis, f"{role}_reference_dataset")),
                               "cycle": getattr(analysis, f"{role}_reference_cycle"),
@@ -96,9 +101,11 @@ def diagnosis_body(diagnosis: CellDiagnosis) -> dict:
         "limiting_electrode": {direction: {
             "electrode": getattr(diagnosis, f"{direction}_limited_by") or None,
             "share": getattr(diagnosis, f"{direction}_limiting_share"),
-            "since_cycle": getattr(diagnosis, f"{direction}_limited_since_cycle")} for direction in ("charge", "discharge")},
+            "since_cycle": getattr(diagnosis, f"{direction}_limited_since_cycle")}
+            for direction in ("charge", "discharge")},
         "dominant_mode": {"mode": diagnosis.dominant_mode or None, "total": diagnosis.dominant_mode_total,
-                          "per_cycle": diagnosis.dominant_mode_per_cycle, "by_cycle": diagnosis.dominant_mode_last_cycle},
+                          "per_cycle": diagnosis.dominant_mode_per_cycle,
+                          "by_cycle": diagnosis.dominant_mode_last_cycle},
         "modes": {name: getattr(diagnosis, name) for name in (
             "loss_of_sodium_inventory", "loss_of_positive_active_material", "loss_of_negative_active_material")},
         "sodium_lost_at": diagnosis.sodium_lost_at or None,
@@ -166,7 +173,8 @@ class CurveQuery(CycleQuery):
                                       help_text="at most this many points per curve")
     bin_width_v = serializers.FloatField(required=False, help_text=f"dq_de (default {DQ_DE_DEFAULTS['bin_width_v']})")
     fwhm_v = serializers.FloatField(required=False, help_text=f"dq_de (default {DQ_DE_DEFAULTS['fwhm_v']})")
-    step_fraction = serializers.FloatField(required=False, help_text=f"de_dq (default {DE_DQ_DEFAULTS['step_fraction']})")
+    step_fraction = serializers.FloatField(required=False,
+                                           help_text=f"de_dq (default {DE_DQ_DEFAULTS['step_fraction']})")
     window_fraction = serializers.FloatField(required=False,
                                              help_text=f"de_dq (default {DE_DQ_DEFAULTS['window_fraction']})")
     polyorder = serializers.IntegerField(required=False, min_value=1, max_value=10,
@@ -176,7 +184,8 @@ class CurveQuery(CycleQuery):
         names = [name.strip() for name in value.split(",") if name.strip()]
         unknown = [name for name in names if name not in ROLES]
         if unknown or not names:
-            raise serializers.ValidationError(f"The electrodes are positive and negative, not {', '.join(unknown) or value}.")
+            raise serializers.ValidationError(
+                f"The electrodes are positive and negative, not {', '.join(unknown) or value}.")
         return names
 
     def validate(self, attrs):
@@ -225,7 +234,8 @@ class ProjectRecordView(APIView):
                                "only a three-electrode cell's data are analysed per electrode.")
             stage = dataset.stages.filter(name="electrodes").first()
             state = f"{stage.state}" + (f": {stage.message}" if stage and stage.message else "") if stage else "queued"
-            raise NotFound(f"{dataset.human_id} has no three-electrode analysis yet (three-electrode analysis {state}).")
+            raise NotFound(f"{dataset.human_id} has no three-electrode analysis yet (three-electrode analysis "
+                           f"{state}).")
         return analysis
 
 
@@ -291,7 +301,8 @@ class DatasetElectrodeCurvesView(ProjectRecordView):
                                query.get("cycles")).order_by("cycle_number"))
         if not rows:
             raise ValidationError({"cycles": [f"{dataset.human_id} has no such cycles."]})
-        halves = [(row.cycle_number, direction, getattr(row, f"{direction}_start_row"), getattr(row, f"{direction}_end_row"))
+        halves = [(row.cycle_number, direction, getattr(row, f"{direction}_start_row"),
+                   getattr(row, f"{direction}_end_row"))
                   for row in rows for direction in ("charge", "discharge")
                   if getattr(row, f"{direction}_start_row") is not None]
         halves.sort(key=lambda h: h[2])
@@ -300,9 +311,11 @@ class DatasetElectrodeCurvesView(ProjectRecordView):
             table = read_canonical(dataset, columns=["test_time_s", "current_ma", "voltage_v", "ewe_v", "ece_v"])
         except StageFailed as error:
             raise NotFound(str(error)) from None
-        data = three_electrode_from_table(table.slice(start, stop - start), working_electrode=analysis.working_electrode)
+        data = three_electrode_from_table(table.slice(start, stop - start),
+                                          working_electrode=analysis.working_electrode)
         half_cycles = HalfCycles.from_rows(cycle_number=[h[0] for h in halves], direction=[h[1] for h in halves],
-                                           start_row=[h[2] - start for h in halves], end_row=[h[3] - start for h in halves],
+                                           start_row=[h[2] - start for h in halves],
+                                           end_row=[h[3] - start for h in halves],
                                            n_rows=stop - start)
         params = {name: query[name] for name in (*DQ_DE_DEFAULTS, *DE_DQ_DEFAULTS) if name in query}
         try:
@@ -313,16 +326,17 @@ class DatasetElectrodeCurvesView(ProjectRecordView):
         meta = table_metadata(curves)
         x_name, y_name = curves.column_names[3], curves.column_names[4]
         columns = {name: curves.column(name).to_numpy(zero_copy_only=False) for name in curves.column_names}
+        groups: dict[tuple, list[int]] = {}  # one curve per cycle, electrode and half cycle
+        for k, key in enumerate(zip(columns["cycle_number"].tolist(), columns["electrode"].tolist(),
+                                    columns["half_cycle"].tolist())):
+            groups.setdefault(key, []).append(k)
         out = []
-        keys = np.char.add(np.char.add(columns["cycle_number"].astype(str), "|"),
-                           np.char.add(columns["electrode"].astype(str), np.char.add("|", columns["half_cycle"].astype(str))))
-        for key in dict.fromkeys(keys.tolist()):
-            members = np.flatnonzero(keys == key)
+        for (cycle, electrode, half), rows_of_curve in groups.items():
+            members = np.asarray(rows_of_curve)
             if "points" in query:
                 members = members[min_max_indices(columns[y_name][members], query["points"])]
-            cycle, electrode, half = key.split("|")
             out.append({"cycle_number": int(cycle), "electrode": electrode, "half_cycle": half,
-                        "rows": int(np.sum(keys == key)), "points": int(members.size),
+                        "rows": len(rows_of_curve), "points": int(members.size),
                         x_name: [float(v) for v in columns[x_name][members]],
                         y_name: [None if not np.isfinite(v) else float(v) for v in columns[y_name][members]]})
         return Response({"dataset": dataset.human_id, "kind": query["kind"], "method": meta.get("method"),

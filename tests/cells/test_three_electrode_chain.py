@@ -169,8 +169,9 @@ def test_a_file_without_the_electrode_potentials_fails_its_three_electrode_stage
     stages = {s["name"]: (s["state"], s["message"]) for s in status["stages"]}
     assert [stages[name][0] for name in ("read", "cycles", "summary", "metrics")] == ["done"] * 4
     assert stages["electrodes"][0] == "failed"
-    assert stages["electrodes"][1].startswith(f"{body['dataset']} (cell-voltage-only.bdf.csv) has no ewe_v and no ece_v "
-                                              "column: the three-electrode analysis needs each electrode's potential")
+    assert stages["electrodes"][1].startswith(
+        f"{body['dataset']} (cell-voltage-only.bdf.csv) has no ewe_v and no ece_v column: the three-electrode analysis "
+        "needs each electrode's potential")
     assert status["state"] == "failed" and status["message"] == stages["electrodes"][1]
     assert not CellDiagnosis.objects.filter(cell=run.cell).exists()
 
