@@ -6,7 +6,7 @@ record of another project is a 404."""
 import numpy as np
 from django.db.models import Q
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import permissions, serializers
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
@@ -213,6 +213,34 @@ def _in_cycles(queryset, ranges):
     return queryset.filter(where)
 
 
+# --- what the answers hold, for the schema ---------------------------------------------------------
+
+OBJECT = serializers.DictField()
+ROWS = serializers.ListField(child=serializers.DictField())
+ELECTRODE_TABLE = inline_serializer("ElectrodeCycleTable", {
+    "dataset": serializers.CharField(), "analysis": OBJECT, "count": serializers.IntegerField(),
+    "results": ElectrodeCycleSerializer(many=True)})
+RANGE_TABLE = inline_serializer("PotentialRangeTable", {
+    "dataset": serializers.CharField(), "params": OBJECT, "count": serializers.IntegerField(),
+    "results": PotentialRangeSerializer(many=True)})
+MODE_TABLE = inline_serializer("DegradationModeTable", {
+    "dataset": serializers.CharField(), "status": serializers.CharField(), "messages": serializers.ListField(),
+    "reference_cycle": serializers.IntegerField(allow_null=True), "references": OBJECT, "params": OBJECT,
+    "count": serializers.IntegerField(), "results": ROWS})
+CURVES = inline_serializer("ElectrodeCurves", {
+    "dataset": serializers.CharField(), "kind": serializers.CharField(), "method": serializers.CharField(),
+    "params": OBJECT, "curves": ROWS})
+DIAGNOSIS = inline_serializer("CellDiagnosis", {
+    "cell": serializers.CharField(), "kind": serializers.CharField(), "fade_prediction": OBJECT,
+    "diagnosis": OBJECT, "linked_full_cells": ROWS, "linked_three_electrode_cells": ROWS})
+PREDICTION = inline_serializer("FadePredictionTable", {
+    "cell": serializers.CharField(), "status": serializers.CharField(), "sentence": serializers.CharField(),
+    "predicted_retention": serializers.FloatField(allow_null=True),
+    "measured_retention": serializers.FloatField(allow_null=True),
+    "difference_pp": serializers.FloatField(allow_null=True), "count": serializers.IntegerField(),
+    "results": PredictionCycleSerializer(many=True)})
+
+
 # --- views -------------------------------------------------------------------------------------------
 
 
@@ -242,7 +270,7 @@ class ProjectRecordView(APIView):
 class DatasetElectrodesView(ProjectRecordView):
     """The per-electrode cycle table of a three-electrode dataset: one row per cycle and electrode."""
 
-    @extend_schema(parameters=[CycleQuery], responses=ElectrodeCycleSerializer(many=True))
+    @extend_schema(parameters=[CycleQuery], responses=ELECTRODE_TABLE)
     def get(self, request, human_id: str):
         query = _query(CycleQuery, request)
         analysis = self.analysis(request, human_id)
@@ -256,7 +284,7 @@ class DatasetElectrodesView(ProjectRecordView):
 class DatasetPotentialRangesView(ProjectRecordView):
     """The capacity each electrode passed in its characteristic potential ranges, per cycle."""
 
-    @extend_schema(parameters=[CycleQuery], responses=PotentialRangeSerializer(many=True))
+    @extend_schema(parameters=[CycleQuery], responses=RANGE_TABLE)
     def get(self, request, human_id: str):
         query = _query(CycleQuery, request)
         analysis = self.analysis(request, human_id)
@@ -271,7 +299,7 @@ class DatasetDegradationModesView(ProjectRecordView):
     """The degradation modes per cycle (against the reference cycle), each with the branch fits
     it comes from: their residuals and the reference curve used."""
 
-    @extend_schema(parameters=[CycleQuery])
+    @extend_schema(parameters=[CycleQuery], responses=MODE_TABLE)
     def get(self, request, human_id: str):
         query = _query(CycleQuery, request)
         analysis = self.analysis(request, human_id)
@@ -292,7 +320,7 @@ class DatasetElectrodeCurvesView(ProjectRecordView):
     """dQ/dE or dE/dQ of each electrode in chosen cycles, computed from the canonical data with
     the stated method and parameters, down-sampled (each bucket's extremes kept)."""
 
-    @extend_schema(parameters=[CurveQuery])
+    @extend_schema(parameters=[CurveQuery], responses=CURVES)
     def get(self, request, human_id: str):
         query = _query(CurveQuery, request)
         analysis = self.analysis(request, human_id)
@@ -348,6 +376,7 @@ class CellDiagnosisView(ProjectRecordView):
     links to three-electrode cells with their diagnoses beside its own fade and the fade its
     half cells predict."""
 
+    @extend_schema(responses=DIAGNOSIS)
     def get(self, request, human_id: str):
         cell = get_object_or_404(visible_records(request.user, Cell.objects.all()), human_id=human_id)
         prediction = (FadePrediction.objects.filter(cell=cell)
@@ -380,7 +409,7 @@ class CellDiagnosisView(ProjectRecordView):
 class CellFadePredictionView(ProjectRecordView):
     """A balanced cell's fade predicted from its half cells, cycle by cycle beside its measured fade."""
 
-    @extend_schema(responses=PredictionCycleSerializer(many=True))
+    @extend_schema(responses=PREDICTION)
     def get(self, request, human_id: str):
         cell = get_object_or_404(visible_records(request.user, Cell.objects.all()), human_id=human_id)
         prediction = (FadePrediction.objects.filter(cell=cell)

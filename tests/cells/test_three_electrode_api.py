@@ -154,3 +154,16 @@ def test_bad_queries_are_named_and_other_projects_are_not_found(lab_with_data, a
                 f"{base}/electrodes/curves/", f"/api/v1/cells/{three.human_id}/fade-prediction/"):
         assert outsider.get(url).status_code == 404, url
     assert FadePrediction.objects.filter(cell=three).exists()
+
+
+def test_the_schema_documents_the_three_electrode_endpoints(api, people):
+    paths = api(people["reader"]).get("/api/v1/schema/", {"format": "json"}).json()["paths"]
+    documented = {path for path in paths if path.endswith(("electrodes/", "ranges/", "curves/", "degradation-modes/",
+                                                           "diagnosis/", "fade-prediction/"))}
+    assert documented >= {"/api/v1/datasets/{human_id}/electrodes/", "/api/v1/datasets/{human_id}/electrodes/ranges/",
+                          "/api/v1/datasets/{human_id}/electrodes/curves/",
+                          "/api/v1/datasets/{human_id}/degradation-modes/", "/api/v1/cells/{human_id}/diagnosis/",
+                          "/api/v1/cells/{human_id}/fade-prediction/"}
+    curves = paths["/api/v1/datasets/{human_id}/electrodes/curves/"]["get"]
+    names = {parameter["name"] for parameter in curves["parameters"]}
+    assert {"kind", "cycles", "electrodes", "points", "fwhm_v", "step_fraction"} <= names
