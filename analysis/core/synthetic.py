@@ -536,6 +536,62 @@ def paper_full_cell(cell: CellSpec | None = None, **generate_kwargs) -> Syntheti
     return generate(cell or full_cell(), cycles, protocol=protocol, **generate_kwargs)
 
 
+def nacro2_efficiency_drop(cycles_at_05c: int = 20, drop_from_cycle: int = 15, efficiency_after: float = 0.965,
+                           cell: CellSpec | None = None, **generate_kwargs) -> SyntheticDataset:
+    """A NaCrO2 95:2:3 half cell going wrong: the paper's 2 cycles at 0.1C (CE 95.2 %, 99.0 %),
+    then ``cycles_at_05c`` at 0.5C at CE 99.8 % until cycle ``drop_from_cycle``, from which on
+    its coulombic efficiency is ``efficiency_after`` (a side reaction eating charge). Discharge
+    110.0 mAh/g at the first 0.5C cycle, 0.1 % less each cycle after it."""
+    if not 3 <= drop_from_cycle <= cycles_at_05c + 2:
+        raise ValueError(f"drop_from_cycle must be a 0.5C cycle (3..{cycles_at_05c + 2}), got {drop_from_cycle!r}")
+    protocol = ((0.1, 2), (0.5, cycles_at_05c))
+    cycles = []
+    for rate, dis, ce in ((0.1, 118.0, 0.952), (0.1, 117.6, 0.990)):
+        v_ch, v_dis = _nacro2_voltages(rate, first=not cycles)
+        cycles.append(CycleTarget(rate, dis / ce, dis, v_ch, v_dis))
+    for number in range(3, cycles_at_05c + 3):
+        dis = 110.0 * (1.0 - 0.001 * (number - 3))
+        ce = efficiency_after if number >= drop_from_cycle else 0.998
+        v_ch, v_dis = _nacro2_voltages(0.5)
+        cycles.append(CycleTarget(0.5, dis / ce, dis, v_ch, v_dis))
+    return generate(cell or nacro2_half_cell(7.0, "95:2:3"), cycles, protocol=protocol, **generate_kwargs)
+
+
+def nacro2_short(cycles_at_05c: int = 6, shorted_v: float = 0.05, cell: CellSpec | None = None,
+                 sample_interval_s: float = 30.0, **generate_kwargs) -> SyntheticDataset:
+    """A NaCrO2 95:2:3 half cell that shorts: the paper's 2 cycles at 0.1C and ``cycles_at_05c``
+    at 0.5C, then a 0.5C charge whose voltage rises for 20 minutes and falls within two
+    minutes to ``shorted_v``, where it stays for an hour while the current flows on (the test
+    still running: the last cycle is incomplete). ``cycles`` holds the good cycles only."""
+    protocol = ((0.1, 2), (0.5, cycles_at_05c))
+    cycles = []
+    for rate, dis, ce in ((0.1, 118.0, 0.952), (0.1, 117.6, 0.990)):
+        v_ch, v_dis = _nacro2_voltages(rate, first=not cycles)
+        cycles.append(CycleTarget(rate, dis / ce, dis, v_ch, v_dis))
+    for _ in range(cycles_at_05c):
+        v_ch, v_dis = _nacro2_voltages(0.5)
+        cycles.append(CycleTarget(0.5, 110.0 / 0.998, 110.0, v_ch, v_dis))
+    spec = cell or nacro2_half_cell(7.0, "95:2:3")
+    good = generate(spec, cycles, protocol=protocol, sample_interval_s=sample_interval_s, **generate_kwargs)
+    table = good.table
+    t0 = float(table["test_time_s"][-1].as_py())
+    v0 = float(table["voltage_v"][-1].as_py())
+    offsets = np.arange(0.0, 82 * 60.0 + sample_interval_s / 2, sample_interval_s)
+    rising = v0 + 0.3 + 0.15 * np.minimum(offsets, 1200.0) / 1200.0
+    falling = np.interp(offsets, [1200.0, 1320.0], [rising[offsets <= 1200.0][-1], shorted_v])
+    voltage = np.where(offsets <= 1200.0, rising, falling)
+    voltage = np.where(offsets >= 1320.0, shorted_v, voltage)
+    columns = {
+        "test_time_s": np.r_[table["test_time_s"].to_numpy(), t0 + offsets[1:]],
+        "current_ma": np.r_[table["current_ma"].to_numpy(), np.full(offsets.size - 1, 0.5 * spec.one_c_current_ma)],
+        "voltage_v": np.r_[table["voltage_v"].to_numpy(), voltage[1:]],
+        "step_index": np.r_[table["step_index"].to_numpy(),
+                            np.full(offsets.size - 1, int(table["step_index"][-1].as_py()) + 1)],
+        "cycle_index": np.r_[table["cycle_index"].to_numpy(), np.full(offsets.size - 1, len(cycles) + 1)],
+    }
+    return SyntheticDataset(canonical_table(columns), spec, good.cycles, good.protocol)
+
+
 PAPER_DATASETS = {
     "nacro2_long_term_70mpa": lambda **kw: paper_nacro2_long_term(70.0, **kw),
     "nacro2_long_term_3mpa": lambda **kw: paper_nacro2_long_term(3.0, **kw),
