@@ -123,3 +123,6 @@ class FadePredictionAdmin(ResultAdmin):
     list_filter = ("status",)
     search_fields = ("cell__human_id", "sentence")
     list_select_related = ("cell",)
+
+
+from analysis.alerts import admin as alerts_admin  # noqa: E402,F401 - registers the alerts and their rules

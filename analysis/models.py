@@ -398,3 +398,7 @@ class FadePredictionCycle(models.Model):
         ordering = ["prediction", "cycle_number"]
         constraints = [models.UniqueConstraint(fields=["prediction", "cycle_number"],
                                                name="one_prediction_row_per_cycle")]
+
+
+# Alerts of running tests and their rules (analysis/alerts/).
+from analysis.alerts.models import Alert, AlertRules  # noqa: E402,F401

@@ -34,6 +34,7 @@ from django.utils import timezone
 import datetime as dt
 import json
 
+from analysis.alerts.services import watch_running_test
 from analysis.core import metrics as metrics_core
 from analysis.core.cycling import KIND_NAMES, SUMMARY_COLUMNS, update_analysis
 from analysis.core.definitions import loading_reference as loading_reference_for
@@ -639,6 +640,7 @@ def ingest(dataset_id: int, raw_file_id: int) -> str:
         with stage(dataset, Stage.METRICS):
             compute_cell_metrics(dataset.run.cell)
         finish(dataset)
+        watch_running_test(dataset)  # the project's alert rules (analysis/alerts)
         from analysis import electrodes  # it reads this module's helpers
 
         return "failed" if electrodes.after_ingestion(dataset) == "failed" else "done"

@@ -4,6 +4,7 @@ from celery import shared_task
 from django.db import InterfaceError, OperationalError, transaction
 
 from analysis import electrodes, services
+from analysis.alerts import services as alerts
 
 # Faults that pass: the database or the file store briefly away. Data errors are not retried;
 # they are recorded on the dataset's stage for a person to act on.
@@ -42,6 +43,12 @@ def recompute_diagnosis(cell_id: int) -> str:
 def recompute_fade_prediction(cell_id: int) -> str:
     """A balanced cell's fade prediction (its half cells or N/P changed)."""
     return _giving_memory_back(lambda: electrodes.recompute_fade_prediction(cell_id))
+
+
+@shared_task(**TASK_OPTIONS)
+def watch_silent_runs() -> int:
+    """Run by beat (CELERY_BEAT_SCHEDULE): alerts for running tests that sent no new data."""
+    return len(alerts.watch_silent_runs())
 
 
 class _PendingRecompute:

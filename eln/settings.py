@@ -164,6 +164,16 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
+# Beat looks for running tests that sent no new data every ELN_WATCH_EVERY_SECONDS (the limit
+# itself is each project's alert rule).
+ELN_WATCH_EVERY_SECONDS = int(os.environ.get("ELN_WATCH_EVERY_SECONDS", "600"))
+CELERY_BEAT_SCHEDULE = {
+    "watch-silent-runs": {
+        "task": "analysis.tasks.watch_silent_runs",
+        "schedule": ELN_WATCH_EVERY_SECONDS,
+        "options": {"expires": ELN_WATCH_EVERY_SECONDS},  # no pile of looks after an outage
+    },
+}
 
 # Every project member logs in on the site's own page; the admin stays for staff.
 LOGIN_URL = "login"
@@ -188,11 +198,17 @@ ELN_RECORD_PAGES = {
 }
 ELN_LINEAGE = "cells.selectors.record_lineage"
 ELN_DASHBOARD_PANELS = [
+    "analysis.alerts.views.alerts_panel",
     "cells.views.running_tests_panel",
     "cells.views.failed_datasets_panel",
     "samples.views.low_stock_panel",
     "cells.views.recent_cells_panel",
     "samples.views.recent_lots_panel",
+]
+# Sections other apps add to a record's page ({% record_sections record %}), in order:
+# functions of (request, record) returning an eln.record_sections.Section or None.
+ELN_RECORD_SECTIONS = [
+    "analysis.alerts.views.alerts_section",
 ]
 
 # A revert from the history would write a record around its service (its rules and its

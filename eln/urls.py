@@ -15,6 +15,7 @@ urlpatterns = [
     path("", include("samples.urls")),
     path("", include("cells.urls")),
     path("", include("analysis.urls")),
+    path("", include("analysis.alerts.urls")),
     # Lab managers' inventory and the API.
     path("admin/", admin.site.urls),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -1,5 +1,6 @@
 from django.urls import path
 
+from analysis.alerts.api import AlertViewSet
 from analysis.api import electrodes, views
 from analysis.api.uploads import DatasetStatusView, RawFileUploadView
 
@@ -24,3 +25,4 @@ urlpatterns = [
 
 def register(router):
     router.register("datasets", views.DatasetViewSet, basename="dataset")
+    router.register("alerts", AlertViewSet, basename="alert")

@@ -9,6 +9,7 @@ from django.contrib.auth.models import Group
 from django.urls import reverse
 
 from analysis.models import (
+    Alert,
     CellDiagnosis,
     CellMetrics,
     CycleSummary,
@@ -57,7 +58,7 @@ NO_ADD_PAGE = {HumanIdCounter, RawDataFile, Dataset, ProcessingStage, CycleSumma
                ElectrodeAnalysis, CellDiagnosis, FadePrediction,
                LotTreatment, LotInput, ElectrolyteBatchInput, ElectrolyteBatchStep, ConductivityMeasurement,
                InfiltrationSolutionInput, SheetComponent, LoadingDisc, InfiltrationDryingStep, InfiltratedElectrode,
-               AlloyBatchInput, ProtocolStep, CellPart, ProjectMembership}
+               AlloyBatchInput, ProtocolStep, CellPart, ProjectMembership, Alert}
 
 
 
