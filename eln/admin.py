@@ -440,3 +440,6 @@ class HumanIdCounterAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     list_display = ("prefix", "last_number")
     search_fields = ("prefix",)
+
+
+from eln.notebook import admin as notebook_admin  # noqa: E402,F401 - registers the notebook

@@ -162,3 +162,7 @@ class LabRecord(models.Model):
     def __str__(self):
         label = getattr(self, "name", "") or ""
         return f"{self.human_id} {label}".strip()
+
+
+# Notebook entries, what they mention and their attachments (eln/notebook/).
+from eln.notebook.models import NotebookAttachment, NotebookEntry, NotebookMention  # noqa: E402,F401

@@ -124,6 +124,11 @@ STATICFILES_DIRS = [
     ("vendor/cytoscape", NODE_MODULES_DIR / "cytoscape" / "dist"),
 ]
 
+# Largest file attached to a notebook entry, in bytes.
+ELN_NOTEBOOK_ATTACHMENT_MAX_BYTES = int(os.environ.get("ELN_NOTEBOOK_ATTACHMENT_MAX_BYTES", str(50 * 1024**2)))
+# The address printed in the labels' QR codes (e.g. https://eln.lab.example); empty: the
+# address the labels page was opened at.
+ELN_SITE_URL = os.environ.get("ELN_SITE_URL", "")
 # Largest raw cycler file accepted by the upload API, in bytes.
 ELN_UPLOAD_MAX_BYTES = int(os.environ.get("ELN_UPLOAD_MAX_BYTES", str(2 * 1024**3)))
 
@@ -195,6 +200,7 @@ ELN_RECORD_PAGES = {
     "PR": "cells:protocol-detail",
     "RUN": "cells:run-detail",
     "DS": "analysis:dataset-detail",
+    "NB": "notebook:entry-detail",
 }
 ELN_LINEAGE = "cells.selectors.record_lineage"
 ELN_DASHBOARD_PANELS = [
@@ -204,11 +210,14 @@ ELN_DASHBOARD_PANELS = [
     "samples.views.low_stock_panel",
     "cells.views.recent_cells_panel",
     "samples.views.recent_lots_panel",
+    "eln.notebook.views.recent_entries_panel",
 ]
 # Sections other apps add to a record's page ({% record_sections record %}), in order:
 # functions of (request, record) returning an eln.record_sections.Section or None.
 ELN_RECORD_SECTIONS = [
     "analysis.alerts.views.alerts_section",
+    "eln.notebook.views.entries_section",
+    "eln.labels.label_section",
 ]
 
 # A revert from the history would write a record around its service (its rules and its

@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from eln import views
+from eln import labels, views
 
 urlpatterns = [
     # The researchers' pages.
@@ -16,6 +16,8 @@ urlpatterns = [
     path("", include("cells.urls")),
     path("", include("analysis.urls")),
     path("", include("analysis.alerts.urls")),
+    path("", include("eln.notebook.urls")),
+    path("labels/", labels.labels, name="labels"),
     # Lab managers' inventory and the API.
     path("admin/", admin.site.urls),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -14,13 +14,16 @@ from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from analysis import services as analysis_services
+from analysis.alerts import services as alert_services
+from analysis.alerts.models import Alert, AlertRules
 from analysis.core import synthetic
 from analysis.core import synthetic_three_electrode
 from analysis.models import LoadingReference
 from cells import models as cm
 from cells import services as cell_services
 from eln import services as eln_services
-from eln.models import Project, ProjectMembership
+from eln.models import NotebookAttachment, NotebookEntry, Project, ProjectMembership
+from eln.notebook import services as notebook_services
 from samples import models as sm
 from samples import services as sample_services
 
@@ -381,6 +384,63 @@ class DatasetFactory(RawFileFactory):
         return raw.datasets.get()
 
 
+class NotebookEntryFactory(ServiceFactory):
+    """A notebook entry naming a record of its project when given ``body`` with its label."""
+
+    class Meta:
+        model = NotebookEntry
+
+    project = factory.SubFactory(ProjectFactory)
+    title = "Pressed at 350 MPa"
+    body = "Separator cold-pressed at 70 MPa, then the stack at 350 MPa for 5 min."
+
+
+class NotebookAttachmentFactory(factory.django.DjangoModelFactory):
+    """A file attached to an entry (eln.notebook.services.notebook_attachment_add)."""
+
+    class Meta:
+        model = NotebookAttachment
+
+    entry = factory.SubFactory(NotebookEntryFactory)
+    name = factory.Sequence(lambda n: f"balance-{n}.txt")
+    content = b"12.91 mg\n"
+
+    @classmethod
+    def _create(cls, model_class, *args, entry, name, content, user=None):
+        return notebook_services.notebook_attachment_add(user=user, entry=entry,
+                                                         uploaded=SimpleUploadedFile(name, content))
+
+
+class AlertRulesFactory(ServiceFactory):
+    class Meta:
+        model = AlertRules
+
+    project = factory.SubFactory(ProjectFactory)
+    efficiency_floor_percent = 99.0
+
+
+class AlertFactory(factory.django.DjangoModelFactory):
+    """An alert raised by the watch of running tests: a run started ``hours_silent`` ago that
+    never sent a file (analysis.alerts.services.watch_silent_runs)."""
+
+    class Meta:
+        model = Alert
+
+    class Params:
+        project = None
+
+    run = factory.LazyAttribute(lambda o: CyclingRunFactory(**({"project": o.project} if o.project else {})))
+    hours_silent = 10.0
+
+    @classmethod
+    def _create(cls, model_class, *args, run, hours_silent, user=None):
+        from django.utils import timezone
+
+        run = cell_services.cycling_run_update(user=user, run=run,
+                                               started_at=timezone.now() - dt.timedelta(hours=hours_silent))
+        return next(alert for alert in alert_services.watch_silent_runs() if alert.run_id == run.pk)
+
+
 SERVICES = {
     sm.Material: sample_services.material_add,
     sm.PrecursorLot: sample_services.lot_receive,
@@ -395,6 +455,8 @@ SERVICES = {
     cm.Protocol: cell_services.protocol_define,
     cm.Cell: cell_services.cell_build,
     cm.CyclingRun: cell_services.cycling_run_start,
+    NotebookEntry: notebook_services.notebook_entry_write,
+    AlertRules: alert_services.alert_rules_set,
 }
 
 

@@ -9,10 +9,12 @@ from analysis.api.urls import urlpatterns as analysis_urls
 from cells.api.urls import register as register_cells
 from cells.api.views import LineageView
 from eln.api.views import ProjectViewSet, TokenView
+from eln.notebook.api import NotebookEntryViewSet
 from samples.api.urls import register as register_samples
 
 router = DefaultRouter()
 router.register("projects", ProjectViewSet, basename="project")
+router.register("notebook-entries", NotebookEntryViewSet, basename="notebookentry")
 register_samples(router)
 register_cells(router)
 register_analysis(router)
