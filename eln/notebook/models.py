@@ -37,6 +37,7 @@ class NotebookMention(models.Model):
 
     entry = models.ForeignKey(NotebookEntry, on_delete=models.CASCADE, related_name="mentions")
     label = models.CharField(max_length=20, db_index=True)
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["entry", "label"]

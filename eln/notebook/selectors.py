@@ -20,7 +20,7 @@ def visible_entries(user, project=None) -> QuerySet[NotebookEntry]:
     if project is not None:
         entries = entries.filter(project=project)
     return entries.select_related("project", "created_by", "modified_by").prefetch_related(
-        Prefetch("attachments", queryset=NotebookAttachment.objects.order_by("pk")), "mentions")
+        Prefetch("attachments", queryset=NotebookAttachment.objects.select_related("uploaded_by").order_by("pk")), "mentions")
 
 
 def entries_mentioning(user, label: str) -> QuerySet[NotebookEntry]:

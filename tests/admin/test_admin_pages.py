@@ -29,7 +29,9 @@ from cells.models import (
     RawDataFile,
 )
 from cells import services as cell_services
-from eln.models import HumanIdCounter, ProjectMembership
+from eln.models import HumanIdCounter, NotebookAttachment, NotebookMention, ProjectMembership
+from eln.notebook.services import notebook_entry_write
+from django.core.files.uploadedfile import SimpleUploadedFile
 from samples import services as sample_services
 from samples.models import (
     AlloyBatchInput,
@@ -58,7 +60,8 @@ NO_ADD_PAGE = {HumanIdCounter, RawDataFile, Dataset, ProcessingStage, CycleSumma
                ElectrodeAnalysis, CellDiagnosis, FadePrediction,
                LotTreatment, LotInput, ElectrolyteBatchInput, ElectrolyteBatchStep, ConductivityMeasurement,
                InfiltrationSolutionInput, SheetComponent, LoadingDisc, InfiltrationDryingStep, InfiltratedElectrode,
-               AlloyBatchInput, ProtocolStep, CellPart, ProjectMembership, Alert}
+               AlloyBatchInput, ProtocolStep, CellPart, ProjectMembership, Alert,
+               NotebookMention, NotebookAttachment}
 
 
 
@@ -125,6 +128,8 @@ def world(project, manager):
     raw = RawDataFile.objects.create(run=cycling, file="raw/RUN-0001/abc/cell.mpr", original_name="cell.mpr",
                                      sha256="a" * 64, size_bytes=1234)  # as an upload stores it
     Dataset.objects.create(project=project, run=cycling, raw_file=raw, source_name="cell.mpr")
+    notebook_entry_write(user=manager, project=project, title="built", body=f"{cell.human_id} pressed at 350 MPa",
+                         attachments=[SimpleUploadedFile("press.txt", b"350 MPa")])
     Group.objects.create(name="lab managers")
     return {"lots": lots, "batch": batch, "sheet": sheet, "electrode": electrode, "cell": cell, "run": run}
 

@@ -331,6 +331,31 @@ def build_three_electrode(n, user):
             .add("cells/{id}/fade-prediction/", f"{API}cells/{cell.human_id}/fade-prediction/", results=n))
 
 
+def build_notebook_entries(n, user):
+    project = _project(user)
+    cell = f.CellFactory(user=user, project=project)
+    seed = f.NotebookEntryFactory(user=user, project=project, body=f"**{cell.human_id}** pressed; see LOT-0001")
+    f.NotebookAttachmentFactory(user=user, entry=seed, name="press.txt")
+    copies(seed, n - 1, children={"mentions": None, "attachments": None})
+    more_rows(seed, "mentions", n, vary=_unique("label", "LOT-"))
+    more_rows(seed, "attachments", n, vary=_unique("original_name", "log-"))
+    copies(seed.history.get(), n - 1, vary=lambda row, i: setattr(row, "title", f"version {i}"))
+    one = f"{API}notebook-entries/{seed.human_id}/"
+    return (Endpoints().add("notebook-entries/", f"{API}notebook-entries/{WHOLE}", results=n)
+            .add("notebook-entries/{id}/", one, mentions=n, attachments=n)
+            .add("notebook-entries/{id}/history/", f"{one}history/", history=n + 1))  # and the attachment
+
+
+def build_alerts(n, user):
+    import datetime as dt
+
+    project = _project(user)
+    seed = f.AlertFactory(project=project)
+    copies(seed, n - 1, vary=lambda row, i: setattr(row, "last_data_at", seed.last_data_at - dt.timedelta(hours=i + 1)))
+    return (Endpoints().add("alerts/", f"{API}alerts/{WHOLE}", results=n)
+            .add("alerts/{id}/", f"{API}alerts/{seed.pk}/"))
+
+
 BUILDERS = {
     "projects": build_projects, "materials": build_materials, "cyclers": build_cyclers,
     "channels": build_channels, "lots": build_lots, "stock-movements": build_stock_movements,
@@ -343,6 +368,7 @@ BUILDERS = {
     **{endpoint.rstrip("/"): build_three_electrode for endpoint in (
         "datasets/{id}/electrodes/", "datasets/{id}/electrodes/ranges/", "datasets/{id}/degradation-modes/",
         "datasets/{id}/electrodes/curves/", "cells/{id}/diagnosis/", "cells/{id}/fade-prediction/")},
+    "notebook-entries": build_notebook_entries, "alerts": build_alerts,
 }
 
 
@@ -363,6 +389,7 @@ ENDPOINTS = [
     "datasets/{id}/spectrum/", "cells/{id}/cycles/", "lineage/{id}/",
     "datasets/{id}/electrodes/", "datasets/{id}/electrodes/ranges/", "datasets/{id}/electrodes/curves/",
     "datasets/{id}/degradation-modes/", "cells/{id}/diagnosis/", "cells/{id}/fade-prediction/",
+    "notebook-entries/", "notebook-entries/{id}/", "notebook-entries/{id}/history/", "alerts/", "alerts/{id}/",
 ]
 
 

@@ -263,6 +263,15 @@ RECORD_TYPES = [
         message="{cell} belongs to project 'Sulfide cells'; records of project '{project}' can only use records "
                 "of their own project.",
     ),
+    RecordType(
+        "notebook-entries", f.NotebookEntryFactory,
+        create=lambda lab: {"title": "Infiltrated and pressed", "body": "Dipped for 10 min, dried at 180 °C, "
+                                                                        "pressed at 350 MPa.", "notes": "glovebox 2"},
+        update={"body": "Dipped for 15 min."},
+        invalid=lambda lab: {"title": "x" * 201}, field="title",
+        message="Ensure this field has no more than 200 characters.",
+    ),
+    RecordType("alerts", f.AlertFactory, deletable=False),
     RecordType("datasets", f.DatasetFactory),
     RecordType("raw-files", f.RawFileFactory, deletable=False),
     RecordType("stock-movements", f.StockCorrectionFactory, deletable=False),
