@@ -33,8 +33,9 @@ def absolute_address(request, path: str) -> str:
 def qr_svg(text: str) -> SafeString:
     """The QR code of ``text`` as inline SVG (no script, no style: only a path)."""
     code = segno.make(text, error="m", micro=False)
-    return mark_safe(code.svg_inline(scale=1, border=4, svgclass="qr-code", lineclass=None, omitsize=True,  # noqa: S308
-                                     title=text))
+    svg = code.svg_inline(scale=1, border=4, svgclass="qr-code", lineclass=None, omitsize=True, title=text)
+    # square modules, never smoothed into grey, so a scanner reads a small print too
+    return mark_safe(svg.replace("<svg ", '<svg shape-rendering="crispEdges" ', 1))  # noqa: S308
 
 
 @dataclass

@@ -74,7 +74,7 @@ def test_a_writer_logs_in_finds_lots_by_search_and_filters_and_opens_one(journey
     expect(page.locator(".lineage")).to_have_attribute("data-lineage-nodes", str(len(record_lineage(b10).records)))
     expect(page.locator("table.lineage-downstream")).to_contain_text(demo_lab["solution"].human_id)
     expect(page.locator(".lineage canvas").first).to_be_visible()
-    expect(page.locator(".edit-controls")).to_contain_text("Edit")
+    expect(page.locator(".page-head .edit-controls")).to_contain_text("Edit")
     j.screenshot("lot")
 
 
