@@ -33,6 +33,10 @@ def stop(process):
 
 
 def test_beat_and_a_worker_raise_the_alert_of_a_silent_running_test(broker, settings, tmp_path):
+    from samples.models import Material
+    from samples.seed import seed_materials
+
+    seed_materials(Material)  # an earlier transactional test may have emptied the seeded table
     run = factories.CyclingRunFactory(started_at=timezone.now() - dt.timedelta(hours=9))
     db = connection.settings_dict
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "eln.settings", "CELERY_BROKER_URL": BROKER_URL,
