@@ -11,6 +11,7 @@ from django.urls import reverse
 
 from eln.notebook import selectors, services
 from eln.notebook.forms import EntryForm
+from eln.models import LabRecord
 from eln.notebook.models import NotebookEntry
 from eln.pages import Panel, current_project, search
 from eln.permissions import can_write, writable_projects
@@ -29,7 +30,7 @@ def recent_entries_panel(user, project) -> Panel:
 
 
 def entries_section(request, record) -> Section | None:
-    if isinstance(record, NotebookEntry) or not getattr(record, "human_id", None):
+    if isinstance(record, NotebookEntry) or not isinstance(record, LabRecord):
         return None
     entries = selectors.entries_mentioning(request.user, record.human_id)
     shown = selectors.shown_entries(entries[:SECTION_LIMIT], request.user)

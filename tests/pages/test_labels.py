@@ -41,8 +41,8 @@ def test_labels_for_lots_sheets_electrodes_and_cells_on_one_sheet(logged_in, peo
     html = logged_in(people["reader"]).get(f"/labels/?records={'+'.join(records)}&layout=sheet&copies=2").content.decode()
     assert labels_on(html) == [(label, url) for label, url in (
         (lot.human_id, f"https://eln.lab.example/lots/{lot.human_id}/"),
-        (electrode.sheet.human_id, f"https://eln.lab.example/api/v1/electrode-sheets/{electrode.sheet.human_id}/"),
-        (electrode.human_id, f"https://eln.lab.example/api/v1/electrodes/{electrode.human_id}/"),
+        (electrode.sheet.human_id, f"https://eln.lab.example/electrode-sheets/{electrode.sheet.human_id}/"),
+        (electrode.human_id, f"https://eln.lab.example/electrodes/{electrode.human_id}/"),
         (cell.human_id, f"https://eln.lab.example/cells/{cell.human_id}/")) for _ in range(2)]
     assert '<div class="labels labels-sheet">' in html
     assert "/static/eln/labels.css" in html

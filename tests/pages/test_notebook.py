@@ -110,13 +110,18 @@ def test_a_label_links_only_for_readers_who_may_see_that_record(logged_in, peopl
     assert entry.human_id not in logged_in(people["outsider"]).get(f"/cells/{secret.human_id}/").content.decode()
 
 
-def test_a_label_of_a_kind_without_a_page_links_to_its_api_page(logged_in, people, project, cell):
+def test_a_label_links_to_its_records_page_or_for_a_kind_without_one_to_its_api_page(logged_in, people, project, cell,
+                                                                                        settings):
     electrode = cell.electrode_in_role("positive").electrode
     entry = services.notebook_entry_write(user=people["writer"], project=project, title="punched",
                                           body=f"{electrode.human_id} punched from {electrode.sheet.human_id}")
-    html = logged_in(people["reader"]).get(f"/notebook/{entry.human_id}/").content.decode()
+    client = logged_in(people["reader"])
+    html = client.get(f"/notebook/{entry.human_id}/").content.decode()
+    assert f'href="/electrodes/{electrode.human_id}/"' in html
+    assert f'href="/electrode-sheets/{electrode.sheet.human_id}/"' in html
+    settings.ELN_RECORD_PAGES = {k: v for k, v in settings.ELN_RECORD_PAGES.items() if k != "EL"}
+    html = client.get(f"/notebook/{entry.human_id}/").content.decode()
     assert f'href="/api/v1/electrodes/{electrode.human_id}/"' in html
-    assert f'href="/api/v1/electrode-sheets/{electrode.sheet.human_id}/"' in html
 
 
 def test_changes_are_kept_in_the_entrys_history(logged_in, people, project, cell):
