@@ -1,9 +1,11 @@
 """The analysis pages."""
 from django.urls import path
 
-from analysis import record_pages
+from analysis import compare_pages, record_pages
 
 app_name = "analysis"
 urlpatterns = [
     path("datasets/<str:label>/", record_pages.dataset_detail, name="dataset-detail"),
+    path("compare/", compare_pages.compare_page, name="compare"),
+    path("compare/data/", compare_pages.compare_data, name="compare-data"),
 ]
