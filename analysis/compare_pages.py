@@ -127,6 +127,9 @@ class CompareForm(forms.Form):
                               help_text="empty: the highest C-rate all chosen cells were cycled at")
     include_suspect = forms.BooleanField(label="Include suspect cells", required=False)
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, label_suffix="", **kwargs)
+
 
 @dataclass
 class Entry:
@@ -221,6 +224,11 @@ class Comparison:
 
     def groups(self) -> list[str]:
         return core.sort_values({self.group_of(e) for e in self.entries})
+
+    def by_group(self) -> list[Entry]:
+        """The entries group by group (in the groups' order), by label within a group."""
+        order = {value: index for index, value in enumerate(self.groups())}
+        return sorted(self.entries, key=lambda e: (order[self.group_of(e)], e.label))
 
 
 def _chosen_cells(request, data):
@@ -338,7 +346,7 @@ def _overlay(comparison: Comparison, x_of, y_of, scale: float = 100.0) -> dict:
     """Series of every cell on one x axis (the union of their x values; null where a cell has none)."""
     xs = sorted({x for e in comparison.entries for x in x_of(e)})
     series = []
-    for entry in comparison.entries:
+    for entry in comparison.by_group():
         by_x = dict(zip(x_of(entry), y_of(entry)))
         group = comparison.group_of(entry)
         series.append({
@@ -357,7 +365,7 @@ def compare_data(request):
         "group_by": comparison.group_label,
         "groups": comparison.groups() if comparison.group_by else [],
         "cells": [{"label": e.label, "name": e.cell.name, "group": comparison.group_of(e), "suspect": e.suspect,
-                   "url": reverse("cells:cell-detail", args=[e.label])} for e in comparison.entries],
+                   "url": reverse("cells:cell-detail", args=[e.label])} for e in comparison.by_group()],
         "retention": {**_overlay(comparison, lambda e: e.retention_cycles, lambda e: e.retention),
                       "x_label": "cycle", "y_label": "discharge capacity retention (%)"},
         "coulombic_efficiency": {**_overlay(comparison, lambda e: e.efficiency_cycles, lambda e: e.efficiency),

@@ -46,7 +46,7 @@
     var data = [plot.x].concat(plot.series.map(function (s) { return s.values; }));
     var options = {
       width: Math.max(element.clientWidth, 320),
-      height: 300,
+      height: 240,
       scales: { x: logX ? { time: false, distr: 3 } : { time: false } },
       series: series,
       axes: [{ label: plot.x_label }, { label: plot.y_label }],
