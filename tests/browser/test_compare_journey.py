@@ -112,3 +112,15 @@ def test_the_readme_pages(journey, transactional_db):
     page.screenshot(path=str(README_SHOTS / "compare.png"), full_page=True)
     for name in ("dashboard", "cell", "lineage", "compare"):
         assert (README_SHOTS / f"{name}.png").stat().st_size < 400_000, name
+
+    # every cell of the electrolyte batch, every kind: retention at the last cycle they all reached
+    batch = records["electrolyte_batch"].human_id
+    page.goto(j.url(f"/compare/?separator_batch={batch}"))
+    expect(page.get_by_role("heading", name=re.compile(r"Which variable goes with the difference in retention at "
+                                                       r"cycle \d+"))).to_be_visible()
+    expect(page.locator("table#ranking tbody tr").first).to_be_visible()
+    expect(page.locator('[data-compare-plot="rate_capability"] canvas')).to_be_visible()
+    j.screenshot("electrolyte-batch")
+    # the reference-curve cells were cycled at C/20 only: no C-rate common to all
+    page.goto(j.url(f"/compare/?separator_batch={batch}&rank_by=rate_capability"))
+    expect(page.get_by_text("Nothing to rank: the chosen cells share no C-rate other than 0.1C")).to_be_visible()

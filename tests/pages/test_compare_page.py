@@ -95,6 +95,10 @@ def test_the_suspect_cell_comes_in_when_asked_for(logged_in, people, pressure_ce
     suspect = next(e for e in comparison.entries if e.label == pressure_cells["suspect"].human_id)
     assert suspect.suspect.startswith("loading check:")
     assert comparison.ranking[0].groups[1].n_cells == 3
+    # another project's member sees none of them
+    outsider = logged_in(people["outsider"]).get(f"/compare/?sheet={sheet}&include_suspect=on")
+    assert outsider.context["comparison"].entries == []
+    assert "No cell with cycles matches these filters." in outsider.content.decode()
 
 
 def test_the_data_overlays_every_cell_on_one_axis_with_its_group_in_the_label(logged_in, people, pressure_cells):
