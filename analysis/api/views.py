@@ -123,6 +123,7 @@ class DatasetViewSet(LabRecordViewSet):
     filterset_class = filtersets.DatasetFilterSet
     http_method_names = ["get", "head", "options", "delete", "post"]
 
+    @extend_schema(exclude=True)  # not an operation: it says where datasets come from
     def create(self, request, *args, **kwargs):
         raise MethodNotAllowed("POST", detail="Datasets are made by uploading a raw file to a run: "
                                               "POST /api/v1/cycling-runs/<run>/raw-files/.")

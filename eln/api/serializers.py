@@ -64,8 +64,8 @@ class LabRecordSerializer(RecordReferencesMixin, serializers.ModelSerializer):
 
     id = serializers.CharField(source="human_id", read_only=True)
     project = serializers.SlugRelatedField(slug_field="name", queryset=Project.objects.all())
-    created_by = serializers.StringRelatedField()
-    modified_by = serializers.StringRelatedField()
+    created_by = serializers.StringRelatedField(allow_null=True)
+    modified_by = serializers.StringRelatedField(allow_null=True)
     create_service = None
     update_service = None
     record_kwarg = ""

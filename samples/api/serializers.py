@@ -21,7 +21,7 @@ class MaterialSerializer(serializers.ModelSerializer):
 class StockMovementSerializer(serializers.ModelSerializer):
     holder = serializers.SerializerMethodField(help_text="the lot or made batch the line takes from")
     unit = serializers.SerializerMethodField()
-    created_by = serializers.StringRelatedField()
+    created_by = serializers.StringRelatedField(allow_null=True)
 
     class Meta:
         model = models.StockMovement
