@@ -27,6 +27,7 @@ import tempfile
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from django.core.exceptions import ValidationError
 from django.core.files.base import File
 from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
@@ -712,6 +713,22 @@ def dataset_include(*, user, dataset: Dataset) -> Dataset:
     """Take a dataset left out back into its cell's history."""
     return record_save(DATASET, user=user, record=dataset,
                        fields={"excluded_from_history": False, "exclusion_reason": ""})
+
+
+def dataset_retry(*, user, dataset: Dataset) -> Dataset:
+    """Queue a failed ingestion again, from the stored raw file (once what made it fail, a
+    material's reference capacity or an electrode's mass say, is fixed). Each stage counts the
+    attempt."""
+    with transaction.atomic():
+        dataset = (Dataset.objects.select_for_update().select_related("raw_file", "run").get(pk=dataset.pk))
+        if dataset.state != Dataset.State.FAILED:
+            raise ValidationError(f"{dataset.human_id} is {dataset.get_state_display()}; "
+                                  "only a failed ingestion is retried.")
+        dataset = record_save(DATASET, user=user, record=dataset,
+                              fields={"state": Dataset.State.QUEUED, "message": ""}, reason="ingestion retried")
+        _queue_ingestion(dataset, dataset.raw_file)
+    dataset.refresh_from_db()
+    return dataset
 
 
 @transaction.atomic

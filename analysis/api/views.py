@@ -1,6 +1,6 @@
 """Reads of the analysis results: datasets with their per-cycle summaries (and quality flags),
 canonical data and impedance spectra; a cell's cycle history and metrics. Leaving a dataset out
-of its cell's history (and taking it back) is the one write here."""
+of its cell's history (and taking it back) and retrying a failed ingestion are the writes here."""
 import math
 from collections import defaultdict
 
@@ -8,7 +8,7 @@ import numpy as np
 from django.core.exceptions import ValidationError as ModelValidationError
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import permissions
+from rest_framework import permissions, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import MethodNotAllowed, NotFound, ValidationError
 from rest_framework.response import Response
@@ -23,12 +23,14 @@ from analysis.api.serializers import (
     QualityFlagSerializer,
 )
 from analysis.core.downsample import min_max_indices
+from analysis.api.uploads import dataset_status
 from analysis.models import CellMetrics, CycleSummary, QualityFlag
 from analysis.services import (
     StageFailed,
     canonical_columns,
     dataset_include,
     dataset_leave_out,
+    dataset_retry,
     read_canonical,
     spectrum_of,
 )
@@ -173,6 +175,15 @@ class DatasetViewSet(LabRecordViewSet):
         """Take a dataset left out back into its cell's history."""
         dataset = dataset_include(user=request.user, dataset=self.get_object())
         return Response(DatasetSerializer(dataset, context={"request": request}).data)
+
+    @extend_schema(request=None, responses={202: OpenApiResponse(description="queued again: the dataset's status")})
+    @action(detail=True, methods=["post"])
+    def retry(self, request, human_id=None):
+        """Queue a failed ingestion again from the stored raw file (writers of its project)."""
+        dataset = dataset_retry(user=request.user, dataset=self.get_object())
+        body = dataset_status(request, Dataset.objects.select_related("run", "raw_file")
+                              .prefetch_related("stages").get(pk=dataset.pk))
+        return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": body["status_url"]})
 
     @extend_schema(parameters=[
         OpenApiParameter("cycles", str, description="one cycle (3) or a range (2-5)"),
