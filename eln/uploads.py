@@ -2,7 +2,16 @@
 computed, so a large cycler file is never held in memory."""
 import hashlib
 
+from django.conf import settings
 from django.core.files.uploadhandler import StopUpload, TemporaryFileUploadHandler
+from django.http import QueryDict
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.permissions import SAFE_METHODS
+
+CSRF_HEADER_MISSING = (
+    "CSRF Failed: an upload through the browser session sends its CSRF token in the X-CSRFToken header "
+    "(the page's csrfmiddlewaretoken, or the csrftoken cookie); a form field is not read before the file.")
 
 
 class UploadTooLarge(Exception):
@@ -37,4 +46,28 @@ class HashingUploadHandler(TemporaryFileUploadHandler):
         return uploaded
 
 
-__all__ = ["HashingUploadHandler", "UploadTooLarge", "StopUpload"]
+class _BodyUnread:
+    """The request as the CSRF check sees it: method, cookies and headers, but no form. Django's
+    check reads the form for a token first, which would parse the whole upload before the view
+    sets its streaming handler."""
+
+    def __init__(self, request):
+        self._request = request
+        self.POST = QueryDict()
+
+    def __getattr__(self, name):
+        return getattr(self._request, name)
+
+
+class StreamingSessionAuthentication(SessionAuthentication):
+    """A browser session, for an upload: Django's CSRF check (cookie or session secret, origin,
+    referer) with the token from the X-CSRFToken header only, so the body is left unread until
+    the view has set the hashing handler, exactly as for a token upload."""
+
+    def enforce_csrf(self, request):
+        if request.method not in SAFE_METHODS and settings.CSRF_HEADER_NAME not in request.META:
+            raise PermissionDenied(CSRF_HEADER_MISSING)
+        super().enforce_csrf(_BodyUnread(request))
+
+
+__all__ = ["HashingUploadHandler", "StreamingSessionAuthentication", "UploadTooLarge", "StopUpload"]
