@@ -16,7 +16,7 @@ from cells.models import Cell, Channel, Cycler, CyclingRun, Dataset, Protocol
 from eln.api.views import LabRecordViewSet
 from eln.formatting import NO_VALUE, Entered, as_entered
 from eln.pages import RecordListView, in_project, lineage_graph, record_url
-from eln.permissions import visible_projects, visible_records
+from eln.permissions import can_write, visible_projects, visible_records
 from eln.record_pages import admin_change_url, edit_controls
 from eln.tables import Column, Table, recorded_on
 
@@ -259,6 +259,7 @@ def run_detail(request, label: str):
         "blocks": run_currents(run), "lineage": lineage_graph(run),
         "edit_controls": edit_controls(request.user, run, reverse("cells:run-edit", args=[label]),
                                        admin_change_url(run)),
+        "may_upload": can_write(request.user, run.project),
     })
 
 

@@ -15,7 +15,7 @@ from cells.api.views import CellViewSet
 from cells.models import Cell, CyclingRun, Dataset
 from cells.tables import cell_table
 from eln.pages import Panel, RecordListView, in_project, lineage_graph
-from eln.permissions import visible_records
+from eln.permissions import can_write, visible_records
 from eln.record_pages import admin_change_url, edit_controls
 
 # Down-sampled on the server: enough points for the eye, whatever the length of the test.
@@ -117,6 +117,7 @@ def cell_detail(request, label: str):
         "edit_controls": edit_controls(request.user, cell, reverse("cells:cell-edit", args=[cell.human_id]),
                                        admin_change_url(cell)),
         "start_run_url": f"{reverse('cells:run-new')}?cell={cell.human_id}",
+        "may_upload": can_write(request.user, cell.project),
     })
 
 
