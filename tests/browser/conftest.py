@@ -76,6 +76,11 @@ class Journey:
         if urlsplit(route.request.url).netloc != self.server.netloc:
             route.abort("blockedbyclient")  # nothing leaves the server, even if a page asked for it
             return
+        if route.request.resource_type in ("xhr", "fetch") and route.request.method != "GET":
+            # A script's upload goes on with the browser's own body (with its progress events):
+            # the interception cannot carry a file's bytes. Its answer is data, not a page.
+            route.continue_()
+            return
         response = route.fetch(max_redirects=0)
         route.fulfill(response=response, headers={**response.headers, "content-security-policy": POLICY})
 
