@@ -720,7 +720,7 @@ def dataset_retry(*, user, dataset: Dataset) -> Dataset:
     material's reference capacity or an electrode's mass say, is fixed). Each stage counts the
     attempt."""
     with transaction.atomic():
-        dataset = (Dataset.objects.select_for_update().select_related("raw_file", "run").get(pk=dataset.pk))
+        dataset = Dataset.objects.select_for_update().select_related("raw_file", "run").get(pk=dataset.pk)
         if dataset.state != Dataset.State.FAILED:
             raise ValidationError(f"{dataset.human_id} is {dataset.get_state_display()}; "
                                   "only a failed ingestion is retried.")

@@ -22,8 +22,8 @@ from analysis.api.serializers import (
     LeaveOutSerializer,
     QualityFlagSerializer,
 )
-from analysis.core.downsample import min_max_indices
 from analysis.api.uploads import dataset_status
+from analysis.core.downsample import min_max_indices
 from analysis.models import CellMetrics, CycleSummary, QualityFlag
 from analysis.services import (
     StageFailed,
