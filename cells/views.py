@@ -18,9 +18,6 @@ from eln.pages import Panel, RecordListView, in_project, lineage_graph
 from eln.permissions import can_write, visible_records
 from eln.record_pages import admin_change_url, edit_controls
 
-# Down-sampled on the server: enough points for the eye, whatever the length of the test.
-PLOT_POINTS = 2000
-
 
 # -- reads ----------------------------------------------------------------------------------------
 
@@ -88,16 +85,6 @@ class CellListView(RecordListView):
         return actions
 
 
-def plot_of(runs) -> dict | None:
-    """Voltage against time of the newest dataset with canonical data, read by the page's plot."""
-    newest = max((d for run in runs for d in run.datasets_shown if d.parquet_file),
-                 key=lambda d: (d.created_at, d.pk), default=None)
-    if newest is None:
-        return None
-    url = reverse("dataset-data", kwargs={"human_id": newest.human_id})
-    return {"dataset": newest, "url": f"{url}?points={PLOT_POINTS}&columns=test_time_s,voltage_v"}
-
-
 @login_required
 def cell_detail(request, label: str):
     cell = cell_for_page(request.user, label)
@@ -109,7 +96,6 @@ def cell_detail(request, label: str):
         "derived": selectors.cell_derived_numbers(cell),
         "parts": list(cell.parts.all()),
         "runs": runs,
-        "plot": plot_of(runs),
         "lineage": lineage_graph(cell),
         "metrics_url": reverse("cell-metrics", args=[cell.human_id]),
         "diagnosis_url": (reverse("cell-diagnosis", args=[cell.human_id])

@@ -215,6 +215,7 @@ ELN_DASHBOARD_PANELS = [
 # Sections other apps add to a record's page ({% record_sections record %}), in order:
 # functions of (request, record) returning an eln.record_sections.Section or None.
 ELN_RECORD_SECTIONS = [
+    "analysis.plot_pages.plots_section",
     "analysis.electrode_pages.diagnosis_section",
     "analysis.alerts.views.alerts_section",
     "eln.notebook.views.entries_section",

@@ -1,7 +1,7 @@
 from django.urls import path
 
 from analysis.alerts.api import AlertViewSet
-from analysis.api import electrodes, views
+from analysis.api import electrodes, plots, views
 from analysis.api.uploads import DatasetStatusView, RawFileUploadView
 
 urlpatterns = [
@@ -9,6 +9,9 @@ urlpatterns = [
     path("datasets/<str:human_id>/status/", DatasetStatusView.as_view(), name="dataset-status"),
     path("cells/<str:human_id>/metrics/", views.CellMetricsView.as_view(), name="cell-metrics"),
     path("cells/<str:human_id>/cycles/", views.CellCyclesView.as_view(), name="cell-cycles"),
+    # plots, down-sampled
+    *[path(f"datasets/<str:human_id>/plots/{name}/", view.as_view(), name=f"dataset-plot-{name}")
+      for name, view in plots.PLOT_VIEWS.items()],
     # three-electrode results
     path("datasets/<str:human_id>/electrodes/", electrodes.DatasetElectrodesView.as_view(), name="dataset-electrodes"),
     path("datasets/<str:human_id>/electrodes/ranges/", electrodes.DatasetPotentialRangesView.as_view(),

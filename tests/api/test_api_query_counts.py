@@ -259,7 +259,12 @@ def build_datasets(n, user):
             .add("datasets/{id}/", one)
             .add("datasets/{id}/cycles/", f"{one}cycles/", results=n)
             .add("datasets/{id}/status/", f"{one}status/", stages=4)
-            .add("datasets/{id}/data/", f"{one}data/?points=100"))
+            .add("datasets/{id}/data/", f"{one}data/?points=100")
+            .add("datasets/{id}/plots/voltage/", f"{one}plots/voltage/?points=100")
+            .add("datasets/{id}/plots/voltage-capacity/", f"{one}plots/voltage-capacity/?points=100")
+            .add("datasets/{id}/plots/capacity/", f"{one}plots/capacity/?points=100")
+            .add("datasets/{id}/plots/rate/", f"{one}plots/rate/?points=100")
+            .add("datasets/{id}/plots/dqdv/", f"{one}plots/dqdv/?points=100"))
 
 
 def build_spectrum(n, user):
@@ -387,6 +392,8 @@ ENDPOINTS = [
     "cycling-runs/{id}/", "raw-files/", "raw-files/{id}/", "raw-files/{id}/download/", "datasets/",
     "datasets/{id}/", "datasets/{id}/cycles/", "datasets/{id}/status/", "datasets/{id}/data/",
     "datasets/{id}/spectrum/", "cells/{id}/cycles/", "lineage/{id}/",
+    "datasets/{id}/plots/voltage/", "datasets/{id}/plots/voltage-capacity/", "datasets/{id}/plots/capacity/",
+    "datasets/{id}/plots/rate/", "datasets/{id}/plots/dqdv/",
     "datasets/{id}/electrodes/", "datasets/{id}/electrodes/ranges/", "datasets/{id}/electrodes/curves/",
     "datasets/{id}/degradation-modes/", "cells/{id}/diagnosis/", "cells/{id}/fade-prediction/",
     "notebook-entries/", "notebook-entries/{id}/", "notebook-entries/{id}/history/", "alerts/", "alerts/{id}/",

@@ -112,11 +112,12 @@ def test_a_cells_page_shows_its_numbers_its_data_plotted_and_what_it_was_built_f
     expect(page.locator("table.datasets")).to_contain_text(dataset.human_id)
     expect(page.locator("table.datasets .badge-done")).to_have_text("done")
     # The voltage curve, down-sampled on the server, drawn by uPlot from the site's own files.
-    plot = page.locator(".plot")
+    plot = page.locator('.plot[data-plot="voltage"]')
     expect(plot.locator("canvas")).to_be_visible()
+    expect(plot).to_have_attribute("data-plot-points", re.compile(r"\d+"))
     points = int(plot.get_attribute("data-plot-points"))
-    assert 100 < points <= 2000
-    expect(plot.locator(".u-legend")).to_contain_text("voltage (V)")
+    assert 100 < points <= 1000
+    expect(plot.locator(".u-legend")).to_contain_text("voltage")
     expect(page.locator(".lineage canvas").first).to_be_visible()
     expect(page.locator(".lineage")).to_have_attribute("data-lineage-nodes", str(len(record_lineage(cell).records)))
     expect(page.locator("table.lineage-upstream")).to_contain_text(cell.electrode_in_role("positive").electrode.human_id)

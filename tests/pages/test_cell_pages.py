@@ -70,9 +70,11 @@ def test_runs_and_datasets_show_their_processing_state_and_message(logged_in, pe
     assert failed.message and escape(failed.message) in runs
     assert done.row_count > 0 and f'<td class="num">{as_entered(done.row_count)}</td>' in runs
     assert f'href="/api/v1/raw-files/{done.raw_file.pk}/download/"' in runs
-    # The plot reads the newest dataset with canonical data, down-sampled on the server.
-    plot = re.search(r'<div class="plot" data-plot-url="([^"]+)"', html)[1].replace("&amp;", "&")
-    assert plot == f"/api/v1/datasets/{done.human_id}/data/?points=2000&columns=test_time_s,voltage_v"
+    # The plots read the newest dataset with canonical data, down-sampled on the server.
+    plots = re.search(r'<div class="plots" data-plot-base="([^"]+)" data-plot-limit="(\d+)"', html)
+    assert plots.groups() == (f"/api/v1/datasets/{done.human_id}/plots/", "1000")
+    assert re.findall(r'<div class="plot" data-plot="([^"]+)"', html) == [
+        "voltage", "voltage-capacity", "capacity", "rate", "dqdv"]
 
 
 def test_the_lineage_goes_up_to_the_lots_and_down_to_the_runs(logged_in, people, lab, full_cell):

@@ -161,21 +161,51 @@ def test_the_cell_list_makes_as_many_queries_for_10000_cells_as_for_2(logged_in,
     assert queries(client, "/cells/?page=150") <= few  # any page, however deep
 
 
-def test_a_datasets_page_makes_as_many_queries_for_1000_cycles_as_for_a_few(logged_in, people, lab):
-    from analysis.models import CycleSummary
+def to_1000_cycles(dataset) -> None:
+    """Copies of the dataset's last cycle (and of its steps) after it, up to 1,000 cycles."""
+    from analysis.models import CycleStep, CycleSummary
 
+    last = CycleSummary.objects.filter(dataset=dataset).order_by("-cycle_number").first()
+    template = {f.attname: getattr(last, f.attname) for f in CycleSummary._meta.concrete_fields if not f.primary_key}
+    CycleSummary.objects.bulk_create(CycleSummary(**{**template, "cycle_number": last.cycle_number + n})
+                                     for n in range(1, 1000))
+    steps = list(CycleStep.objects.filter(dataset=dataset, cycle_number=last.cycle_number))
+    top = CycleStep.objects.filter(dataset=dataset).order_by("-step_number").first().step_number
+    CycleStep.objects.bulk_create(
+        CycleStep(**{**{f.attname: getattr(step, f.attname) for f in CycleStep._meta.concrete_fields
+                        if not f.primary_key},
+                     "cycle_number": last.cycle_number + n, "step_number": top + n * len(steps) + k})
+        for n in range(1, 1000) for k, step in enumerate(steps))
+    assert CycleSummary.objects.filter(dataset=dataset).count() >= 1000
+
+
+def test_a_datasets_page_makes_as_many_queries_for_1000_cycles_as_for_a_few(logged_in, people, lab):
     client = logged_in(people["reader"])
     dataset = lab.good_dataset(lab.run(lab.half_cell()))
     url = f"/datasets/{dataset.human_id}/"
     processing = f"/datasets/{dataset.human_id}/processing/"  # the fragment the pages ask for again
     few, few_processing = queries(client, url), queries(client, processing)
-    last = CycleSummary.objects.filter(dataset=dataset).order_by("-cycle_number").first()
-    template = {f.attname: getattr(last, f.attname) for f in CycleSummary._meta.concrete_fields if not f.primary_key}
-    CycleSummary.objects.bulk_create(CycleSummary(**{**template, "cycle_number": last.cycle_number + n})
-                                     for n in range(1, 1000))
-    assert CycleSummary.objects.filter(dataset=dataset).count() >= 1000
+    to_1000_cycles(dataset)
     assert queries(client, url) == few
     assert queries(client, processing) == few_processing <= 8
+
+
+PLOTS = ("voltage", "voltage-capacity", "capacity", "rate", "dqdv")
+
+
+def test_a_cells_page_and_its_plots_make_as_many_queries_for_a_1000_cycle_dataset_as_for_a_few(
+        logged_in, people, lab):
+    client = logged_in(people["reader"])
+    cell = lab.half_cell()
+    dataset = lab.good_dataset(lab.run(cell))
+    pages = [f"/cells/{cell.human_id}/", f"/datasets/{dataset.human_id}/",
+             *(f"/api/v1/datasets/{dataset.human_id}/plots/{name}/" for name in PLOTS)]
+    few = {url: queries(client, url) for url in pages}
+    to_1000_cycles(dataset)
+    assert {url: queries(client, url) for url in pages} == few
+    capacity = client.get(pages[-3]).json()["series"][0]  # over 1,000 cycles, at most 1,000 points
+    assert capacity["rows"] >= 1000 >= capacity["points"] > 300
+    assert len(client.get(pages[-3], {"points": 100}).json()["series"][0]["x"]) <= 100
 
 
 def test_every_records_page_makes_as_many_queries_for_many_rows_as_for_few(logged_in, people, lab, maker):
