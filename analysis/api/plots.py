@@ -35,8 +35,9 @@ from analysis.core.electrodes.differential import incremental_capacity
 from analysis.core.electrodes.three_electrode import three_electrode_from_table
 from analysis.core.metrics import c_rate_groups, rate_capability
 from analysis.models import CycleStep, CycleSummary, ElectrodeAnalysis
-from analysis.services import StageFailed, cell_parameters, read_canonical
+from analysis.services import StageFailed, read_canonical
 from cells.models import Cell, Dataset
+from cells.selectors import cells_with_parts
 from eln.permissions import visible_records
 
 DEFAULT_POINTS = 1000
@@ -153,10 +154,10 @@ class DatasetPlotView(APIView):
 
     @staticmethod
     def active_mass_g(cell: Cell) -> float | None:
-        try:
-            return cell_parameters(cell).active_mass_mg / 1000.0
-        except StageFailed:
-            return None
+        """The positive electrode's active mass (what the cycles' specific capacities are per)."""
+        electrode = cells_with_parts(Cell.objects.filter(pk=cell.pk)).get().working_electrode
+        mass_mg = electrode.active_mass_mg if electrode else None
+        return mass_mg / 1000.0 if mass_mg else None
 
 
 def summaries(dataset: Dataset, *names: str) -> list[dict]:
