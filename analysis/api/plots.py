@@ -35,7 +35,7 @@ from analysis.core.electrodes.differential import incremental_capacity
 from analysis.core.electrodes.three_electrode import three_electrode_from_table
 from analysis.core.metrics import c_rate_groups, rate_capability
 from analysis.models import CycleStep, CycleSummary, ElectrodeAnalysis
-from analysis.services import StageFailed, read_canonical
+from analysis.services import StageFailed, canonical_columns, read_canonical
 from cells.models import Cell, Dataset
 from cells.selectors import cells_with_parts
 from eln.permissions import visible_records
@@ -149,8 +149,13 @@ class DatasetPlotView(APIView):
             return read_canonical(dataset, columns=columns)
         except StageFailed as error:
             raise NotFound(str(error)) from None
-        except KeyError as error:  # a column the file does not have
-            raise NotFound(f"{dataset.human_id} has no {error} column.") from None
+
+    @staticmethod
+    def columns(dataset: Dataset) -> list[str]:
+        try:
+            return canonical_columns(dataset)
+        except StageFailed as error:
+            raise NotFound(str(error)) from None
 
     @staticmethod
     def active_mass_g(cell: Cell) -> float | None:
@@ -262,7 +267,7 @@ class VoltagePlotView(DatasetPlotView):
         cell = dataset.run.cell
         starts = list(CycleStep.objects.filter(dataset=dataset).values_list("start_row", flat=True))
         points = query["points"]
-        if cell.kind == Cell.Kind.THREE_ELECTRODE:
+        if cell.kind == Cell.Kind.THREE_ELECTRODE and {"ewe_v", "ece_v"} <= set(self.columns(dataset)):
             table = self.canonical(dataset, ["test_time_s", "current_ma", "voltage_v", "ewe_v", "ece_v"])
             analysis = ElectrodeAnalysis.objects.filter(dataset=dataset).only("working_electrode").first()
             data = three_electrode_from_table(table, working_electrode=analysis.working_electrode
@@ -303,7 +308,7 @@ class CapacityPlotView(DatasetPlotView):
                 "series": [series("charge", cycle, column("charge_specific_capacity_mah_g"), points),
                            series("discharge", cycle, column("discharge_specific_capacity_mah_g"), points),
                            series("coulombic efficiency", cycle, column("coulombic_efficiency", 100.0), points,
-                                  axis="y2")]}
+                                  axis="y2")] if rows else []}
 
 
 class RatePlotView(DatasetPlotView):
@@ -318,7 +323,7 @@ class RatePlotView(DatasetPlotView):
 
     def answer(self, dataset, query):
         cell = dataset.run.cell
-        definition = for_kind(cell.kind)
+        definition = for_kind(cell.kind or Cell.Kind.CATHODE_HALF)  # no kind yet: charge first
         basis = definition.basis
         rows = summaries(dataset, "charge_c_rate", "discharge_c_rate", "charge_specific_capacity_mah_g",
                          "discharge_specific_capacity_mah_g", "n_warnings")

@@ -180,3 +180,28 @@ def test_the_schema_declares_the_plots(api, people):
     assert {"cycles", "points"} <= {p["name"] for p in
                                     schema["paths"]["/api/v1/datasets/{human_id}/plots/dqdv/"]["get"]["parameters"]}
     assert "series" in schema["components"]["schemas"]["Plot"]["properties"]
+
+
+@pytest.mark.parametrize("params", [
+    {"points": "1e308"}, {"points": "NaN"}, {"points": "-1"}, {"cycles": "-1"},
+    {"cycles": "1-5"}, {"cycles": "\x00🔋"}, {"cycles": "1," * 300}, {"cycles": "99999999999999999999"},
+])
+def test_nasty_parameters_are_a_400_never_a_500(api, people, dataset, params):
+    client = api(people["reader"])
+    for name in ("voltage-capacity", "dqdv") if "cycles" in params else ("voltage", "capacity", "rate", "dqdv"):
+        response = client.get(f"/api/v1/datasets/{dataset.human_id}/plots/{name}/", params)
+        assert response.status_code == 400, (name, params, response.content[:300])
+        assert list(response.json()) == list(params)
+
+
+def test_a_dataset_without_data_says_so(api, people, project):
+    run = factories.CyclingRunFactory(project=project, user=people["writer"])
+    failed = factories.DatasetFactory(run=run, user=people["writer"], name="broken.csv", content=b"not a file\n",
+                                      ingested=True)
+    client = api(people["reader"])
+    for name in ("voltage", "voltage-capacity", "dqdv"):
+        response = client.get(f"/api/v1/datasets/{failed.human_id}/plots/{name}/")
+        assert response.status_code == 404, name
+        assert failed.human_id in response.json()["detail"]
+    for name in ("capacity", "rate"):  # no cycles: nothing to draw
+        assert client.get(f"/api/v1/datasets/{failed.human_id}/plots/{name}/").json()["series"] == []
