@@ -551,6 +551,11 @@ class ReceivedFile:
     created: bool  # False when the same bytes were already there: nothing was queued
 
 
+def is_stored(raw: RawDataFile) -> bool:
+    """Whether the raw file is still in the file store."""
+    return bool(raw.file.name) and raw.file.storage.exists(raw.file.name)
+
+
 def clean_file_name(name: str) -> str:
     """The cycler's file name without any folder part, safe for storage paths."""
     base = os.path.basename(name.replace("\\", "/")).strip() or "upload"
@@ -571,6 +576,17 @@ def raw_file_receive(*, run: CyclingRun, uploaded, user=None, cycler_token=None)
         existing = RawDataFile.objects.filter(run=run, sha256=uploaded.sha256).first()
         if existing is not None:
             dataset = Dataset.objects.filter(run=run, source_name=existing.original_name).first()
+            if is_stored(existing):
+                return ReceivedFile(existing, dataset, created=False)
+            # The stored copy has gone (a restore, a cleanup): these bytes put it back, and a
+            # dataset that could not be read for want of it is read again.
+            existing.file.name = existing.file.storage.save(existing.file.name, uploaded)
+            existing.save(update_fields=["file"])
+            if dataset is not None and dataset.raw_file_id == existing.pk and dataset.state == Dataset.State.FAILED:
+                Dataset.objects.filter(pk=dataset.pk).update(state=Dataset.State.QUEUED, message="")
+                dataset.state, dataset.message = Dataset.State.QUEUED, ""
+                _queue_ingestion(dataset, existing)
+                return ReceivedFile(existing, dataset, created=True)
             return ReceivedFile(existing, dataset, created=False)
 
         dataset = Dataset.objects.filter(run=run, source_name=name).first()
@@ -612,6 +628,8 @@ def ingest(dataset_id: int, raw_file_id: int) -> str:
     current = Stage.READ
     try:
         with stage(dataset, Stage.READ) as read_stage:
+            if not is_stored(dataset.raw_file):
+                raise StageFailed(dataset.raw_file.gone_message)
             note = read_companion_file(dataset)
             if note is None:
                 table = read_raw_file(dataset)

@@ -486,6 +486,13 @@ class RawDataFile(models.Model):
     def __str__(self):
         return f"{self.original_name} ({self.run.human_id})"
 
+    @property
+    def gone_message(self) -> str:
+        """What a person reads when the stored file has gone (a restore without it, a cleanup)."""
+        return (f"The raw file {self.original_name} of {self.run.human_id} is no longer in the file store "
+                f"(a restore without it, or a cleanup). Send the same file again (SHA-256 {self.sha256}) "
+                "to put it back; the numbers already computed from it are kept.")
+
 
 class Dataset(LabRecord):
     """The cycling data of a run as read from its newest raw file: what analysis works on."""

@@ -143,7 +143,7 @@ REST_FRAMEWORK = {
         "rest_framework.filters.OrderingFilter",
         "rest_framework.filters.SearchFilter",
     ],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "eln.api.pagination.LabPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "eln.api.schema.LabAutoSchema",
     "EXCEPTION_HANDLER": "eln.api.exceptions.exception_handler",

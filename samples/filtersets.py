@@ -1,15 +1,43 @@
 """Filters shared by the API and the pages."""
+import datetime as dt
+
 import django_filters as filters
+from django import forms
 from django.db.models import F, Q
+from django_filters.fields import IsoDateTimeField
 
 from samples import models, selectors
+
+
+# The time zones of the world run from UTC-12:00 to UTC+14:00; PostgreSQL refuses some offsets
+# Python accepts (+16:00), which must be a refusal naming the parameter, not a server error.
+EARLIEST_OFFSET, LATEST_OFFSET = dt.timedelta(hours=-12), dt.timedelta(hours=14)
+
+
+class ZonedDateTimeField(IsoDateTimeField):
+    def clean(self, value):
+        when = super().clean(value)
+        offset = when.utcoffset() if when is not None else None
+        if offset is not None and not EARLIEST_OFFSET <= offset <= LATEST_OFFSET:
+            hours, minutes = divmod(abs(int(offset.total_seconds())) // 60, 60)
+            sign = "-" if offset < dt.timedelta(0) else "+"
+            raise forms.ValidationError(
+                f"The time zone offset {sign}{hours:02d}:{minutes:02d} is not one of the world's; "
+                "offsets run from -12:00 to +14:00 (e.g. 2024-05-01T08:00:00+02:00).", code="invalid")
+        return when
+
+
+class DateTimeFilter(filters.IsoDateTimeFilter):
+    """An ISO 8601 date and time (a time zone offset from -12:00 to +14:00, else the server's)."""
+
+    field_class = ZonedDateTimeField
 
 
 class LabRecordFilterSet(filters.FilterSet):
     project = filters.CharFilter(field_name="project__name")
     id = filters.CharFilter(field_name="human_id", lookup_expr="iexact")
-    created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lte")
+    created_after = DateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = DateTimeFilter(field_name="created_at", lookup_expr="lte")
 
 
 class MaterialFilterSet(filters.FilterSet):

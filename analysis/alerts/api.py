@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from analysis.alerts import selectors, services
 from analysis.alerts.models import Alert
 from eln.permissions import can_write
+from samples.filtersets import DateTimeFilter
 
 
 class AlertFilterSet(filters.FilterSet):
@@ -19,7 +20,7 @@ class AlertFilterSet(filters.FilterSet):
     run = filters.CharFilter(field_name="run__human_id")
     dataset = filters.CharFilter(field_name="dataset__human_id")
     acknowledged = filters.BooleanFilter(field_name="acknowledged_at", lookup_expr="isnull", exclude=True)
-    raised_after = filters.IsoDateTimeFilter(field_name="raised_at", lookup_expr="gte")
+    raised_after = DateTimeFilter(field_name="raised_at", lookup_expr="gte")
 
     class Meta:
         model = Alert

@@ -1,13 +1,14 @@
 from django.http import FileResponse
-from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import fields, permissions
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import fields, permissions, status
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import APIException, NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from cells import filtersets, models, selectors
 from cells.api import serializers
+from eln.api.schema import DETAIL
 from eln.api.views import LabRecordViewSet, ProjectRowsViewSet, SharedLabDataViewSet
 from eln.permissions import visible_projects
 
@@ -52,12 +53,23 @@ class RawDataFileViewSet(ProjectRowsViewSet):
     serializer_class = serializers.RawDataFileSerializer
     filterset_class = filtersets.RawDataFileFilterSet
 
-    @extend_schema(responses={(200, "application/octet-stream"): bytes})
+    @extend_schema(responses={(200, "application/octet-stream"): bytes,
+                              410: OpenApiResponse(DETAIL, description="the file is gone from the file store; "
+                                                                      "the message says how to put it back")})
     @action(detail=True, methods=["get"])
     def download(self, request, pk=None):
         """The file exactly as the cycler wrote it, streamed."""
         raw = self.get_object()
-        return FileResponse(raw.file.open("rb"), as_attachment=True, filename=raw.original_name)
+        try:
+            handle = raw.file.open("rb")
+        except FileNotFoundError:
+            raise FileGone(raw.gone_message) from None
+        return FileResponse(handle, as_attachment=True, filename=raw.original_name)
+
+
+class FileGone(APIException):
+    status_code = status.HTTP_410_GONE
+    default_code = "gone"
 
 
 def _node(record) -> dict:
