@@ -191,6 +191,16 @@ def test_non_finite_and_absurd_values_are_stored_as_missing_and_said_so():
     assert "stored as missing" in missing["voltage_v"]["reason"]
 
 
+def test_a_nan_the_file_wrote_is_stored_as_missing_and_counted_a_value_already_missing_is_not():
+    table = pa.table({"test_time_s": [0.0, 1.0, 2.0], "current_ma": pa.array([1.0, float("nan"), None]),
+                      "voltage_v": [3.0, 3.1, 3.2]})
+    result = registry.validate_result(ReadResult(table, "fake", "0"))
+    assert result.table.column("current_ma").to_pylist() == [1.0, None, None]
+    assert result.metadata["missing_values"] == {"current_ma": {
+        "rows": 1, "first_row": 2, "first_value": "nan",
+        "reason": "not a finite number or beyond ±1e+07: stored as missing"}}
+
+
 def test_contract_check_refuses_bad_tables():
     no_rows = canonical_table({"test_time_s": [], "current_ma": [], "voltage_v": []})
     with pytest.raises(ReaderError, match="no data rows"):

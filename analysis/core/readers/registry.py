@@ -123,10 +123,12 @@ def store_implausible_as_missing(table, metadata: dict):
         field = table.schema.field(name)
         if name == "test_time_s" or not pa.types.is_floating(field.type):
             continue
-        values = table.column(name).to_numpy(zero_copy_only=False)
+        column = table.column(name)
+        values = column.to_numpy(zero_copy_only=False)  # nulls (already missing) read as NaN
+        written = np.asarray(column.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
         limit = PLAUSIBLE_MAGNITUDE.get(name, DEFAULT_PLAUSIBLE_MAGNITUDE)
         with np.errstate(invalid="ignore"):
-            bad = ~np.isnan(values) & ~(np.abs(values) <= limit)
+            bad = written & ~(np.abs(values) <= limit)  # a NaN the file wrote is bad too
         if not bad.any():
             continue
         first = int(np.flatnonzero(bad)[0])
