@@ -633,6 +633,8 @@ def ingest(dataset_id: int, raw_file_id: int) -> str:
             note = read_companion_file(dataset)
             if note is None:
                 table = read_raw_file(dataset)
+                # a last line the cycler was still writing: not read, and the read stage says so
+                read_stage.message = (dataset.file_metadata.get("dropped_last_row") or {}).get("message", "")
                 _attach_waiting_companion(dataset)
             else:
                 read_stage.message = note

@@ -93,7 +93,22 @@ def test_ragged_rows(tmp_path):
     # a last row cut short (file copied while the test ran) is dropped and reported
     cut = write(tmp_path, "cut.csv", "t,v,i\n0,3,0\n1,3,0\n2,3")
     result = mapped_csv_reader(mapping).read(cut)
-    assert result.table.num_rows == 2 and result.metadata["dropped_last_row"] == "2,3"
+    assert result.table.num_rows == 2 and result.metadata["dropped_last_row"] == {
+        "line": 4, "text": "2,3", "message": "line 4 was not read: the file ends inside it (the cycler was "
+                                             "still writing it); it is read when the grown file arrives"}
+    # the same with its line end: dropped, and said so
+    ended = write(tmp_path, "ended.csv", "t,v,i\n0,3,0\n1,3,0\n2,3\n")
+    result = mapped_csv_reader(mapping).read(ended)
+    assert result.table.num_rows == 2 and result.metadata["dropped_last_row"] == {
+        "line": 4, "text": "2,3", "message": "line 4 was not read: it has 2 of the 3 fields of the header (cut short)"}
+    # a number cut in the middle of the last line: its field is shorter than the line before's
+    number = write(tmp_path, "number.csv", "t,v,i\n0,3.105,0.25\n1,3.110,0.25\n2,3.115,0.2")
+    result = mapped_csv_reader(mapping).read(number)
+    assert result.table.num_rows == 2 and result.metadata["dropped_last_row"]["line"] == 4
+    # a complete file whose last line has no line end reads whole
+    whole = write(tmp_path, "whole.csv", "t,v,i\n0,3.105,0.25\n1,3.110,0.25\n2,3.115,0.25")
+    result = mapped_csv_reader(mapping).read(whole)
+    assert result.table.num_rows == 3 and "dropped_last_row" not in result.metadata
     # the same in the middle of the file is an error with its line
     ragged = write(tmp_path, "ragged.csv", "t,v,i\n0,3,0\n1,3\n2,3,0\n")
     with pytest.raises(ReaderError, match="2 fields where the header has 3") as info:

@@ -161,3 +161,14 @@ def test_an_impedance_file_with_a_value_that_is_not_a_number_serves_its_spectrum
     sweeps = json.loads(response.content, parse_constant=not_json)["sweeps"]
     assert sweeps[0]["re_z_ohm"][2] is None
     assert all(v is not None for v in sweeps[0]["re_z_ohm"][3:])
+
+
+def test_a_file_cut_inside_its_last_line_says_on_its_read_stage_which_line_it_left_out(client, demo_lab, upload):
+    content = bdf(two_cycles())[:-4]  # "-0.001\n" of the last row cut to "-0."
+    body = upload(demo_lab["runs"]["nco95_70mpa"], "growing.bdf.csv", content).json()
+    status = client.get(f"/api/v1/datasets/{body['dataset']}/status/").json()
+    read = next(stage for stage in status["stages"] if stage["name"] == "read")
+    assert read["state"] == "done"
+    assert read["message"] == ("line 45 was not read: the file ends inside it (the cycler was still writing it); "
+                               "it is read when the grown file arrives")
+    assert status["row_count"] == 43

@@ -137,14 +137,76 @@ def _read_text_lines(path: pathlib.Path, encoding: str, count: int) -> list[str]
     return lines[:count]
 
 
-def _last_line(path: pathlib.Path) -> bytes:
+def _ends_with_line_end(path: pathlib.Path) -> bool:
+    with open(path, "rb") as fh:
+        fh.seek(0, 2)
+        if not fh.tell():
+            return False
+        fh.seek(-1, 2)
+        return fh.read(1) in (b"\n", b"\r")
+
+
+def _last_line(path: pathlib.Path, end: int | None = None) -> bytes:
+    with open(path, "rb") as fh:
+        fh.seek(0, 2)
+        size = fh.tell() if end is None else end
+        fh.seek(max(0, size - 65536))
+        tail = fh.read(size - fh.tell())
+    lines = [line for line in tail.splitlines() if line.strip()]
+    return lines[-1] if lines else b""
+
+
+def unfinished_last_line(path: str | pathlib.Path, delimiter: str, *,
+                         encoding: str = "utf-8") -> dict[str, Any] | None:
+    """The last line of a text file still being written when it was copied, if it is cut short.
+
+    A last line without a line end is cut short when it has fewer fields than the line before
+    it, or when its last field is shorter than that line's (a number cut in the middle): every
+    cycler export writes a column's numbers at one width. A complete file whose last line
+    merely lacks a line end reads whole. Returns None, or ``{"line": 1-based line number,
+    "start": its byte offset, "text": what it holds, "message": what the lab reads}``."""
+    path = pathlib.Path(path)
     with open(path, "rb") as fh:
         fh.seek(0, 2)
         size = fh.tell()
         fh.seek(max(0, size - 65536))
+        tail_start = fh.tell()
         tail = fh.read()
-    lines = [line for line in tail.splitlines() if line.strip()]
-    return lines[-1] if lines else b""
+    if not tail or tail.endswith((b"\n", b"\r")):
+        return None
+    cut = tail.rfind(b"\n")
+    if cut < 0 or not tail[cut + 1:].strip():
+        return None  # the header alone, or trailing blanks
+    text_encoding = _python_encoding(encoding)
+    last = tail[cut + 1:].decode(text_encoding, "replace")
+    before = tail[tail.rfind(b"\n", 0, cut) + 1:cut].rstrip(b"\r").decode(text_encoding, "replace")
+    fields, fields_before = last.split(delimiter), before.split(delimiter)
+    if len(fields) >= len(fields_before) and len(fields[-1].strip()) >= len(fields_before[-1].strip()):
+        return None
+    start = tail_start + cut + 1
+    line = _lines_before(path, start) + 1
+    return {"line": line, "start": start, "text": last[:200],
+            "message": f"line {line} was not read: the file ends inside it (the cycler was still "
+                       "writing it); it is read when the grown file arrives"}
+
+
+def _lines_before(path: pathlib.Path, offset: int) -> int:
+    count = 0
+    with open(path, "rb") as fh:
+        while offset > 0:
+            chunk = fh.read(min(offset, 1 << 22))
+            if not chunk:
+                break
+            count += chunk.count(b"\n")
+            offset -= len(chunk)
+    return count
+
+
+def text_up_to(path: str | pathlib.Path, end: int | None, start: int = 0):
+    """The file's bytes from ``start`` to ``end`` as an Arrow stream, mapped rather than read."""
+    mapped = pa.memory_map(str(path))
+    stop = mapped.size() if end is None else end
+    return pa.BufferReader(mapped.read_at(max(0, stop - start), start))
 
 
 def read_delimited(path: str | pathlib.Path, *, columns: dict[str, pa.DataType],
@@ -157,10 +219,13 @@ def read_delimited(path: str | pathlib.Path, *, columns: dict[str, pa.DataType],
     type wanted (``pa.float64()`` or ``pa.string()``). Missing columns, unparsable numbers and
     ragged rows raise ``ReaderError`` naming file, line and column. A single ragged *last* row
     (a file copied while the test was still writing it) is dropped and reported in the info.
-    Returns the columns (combined Arrow arrays) and an info dict.
+    A last line cut short (``unfinished_last_line``) is not read either; ``info["dropped_last_row"]``
+    says which line and why. Returns the columns (combined Arrow arrays) and an info dict.
     """
     path = pathlib.Path(path)
     label = file_label(path)
+    unfinished = unfinished_last_line(path, delimiter, encoding=encoding)
+    end = unfinished["start"] if unfinished else None
     lines = _read_text_lines(path, encoding, header_line + 3)
     if len(lines) <= header_line:
         raise ReaderError("no column-name row found", file=label, line=header_line + 1)
@@ -196,7 +261,7 @@ def read_delimited(path: str | pathlib.Path, *, columns: dict[str, pa.DataType],
 
     def _read(types: dict[str, pa.DataType], include: list[str], use_threads: bool = True):
         return pacsv.read_csv(
-            path,
+            text_up_to(path, end),
             read_options=pacsv.ReadOptions(skip_rows=header_line + 1, column_names=unique_names,
                                            encoding=_arrow_encoding(encoding),
                                            use_threads=use_threads),
@@ -209,12 +274,22 @@ def read_delimited(path: str | pathlib.Path, *, columns: dict[str, pa.DataType],
         table = _read(dict(columns), list(columns))
     except pa.ArrowInvalid as exc:
         raise _conversion_error(exc, path, label, columns, unique_names, header_line, delimiter,
-                                encoding) from None
+                                encoding, end) from None
     info: dict[str, Any] = {}
+    if unfinished:
+        info["dropped_last_row"] = {k: unfinished[k] for k in ("line", "text", "message")}
     if invalid:
-        last = _last_line(path).decode(_python_encoding(encoding), "replace").strip()
+        last = _last_line(path, end).decode(_python_encoding(encoding), "replace").strip()
         if len(invalid) == 1 and invalid[0].text.strip() == last:
-            info["dropped_last_row"] = invalid[0].text[:200]
+            # a last row with fewer fields than the header, line end and all
+            if end is not None:  # the line before the unfinished one
+                line = _lines_before(path, end)
+            else:
+                line = _lines_before(path, path.stat().st_size) + (0 if _ends_with_line_end(path) else 1)
+            info["dropped_last_row"] = {
+                "line": line, "text": invalid[0].text[:200],
+                "message": f"line {line} was not read: it has {invalid[0].actual_columns} of the "
+                           f"{invalid[0].expected_columns} fields of the header (cut short)"}
         else:
             # numbers are only known single-threaded: read again to say where
             invalid.clear()
@@ -238,7 +313,7 @@ def _python_encoding(encoding: str) -> str:
 
 def _conversion_error(exc: Exception, path: pathlib.Path, label: str,
                       columns: dict[str, pa.DataType], names: list[str], header_line: int,
-                      delimiter: str, encoding: str) -> ReaderError:
+                      delimiter: str, encoding: str, end: int | None = None) -> ReaderError:
     """Turn pyarrow's 'In CSV column #k: CSV conversion error' into file/line/column words."""
     message = str(exc)
     match = re.search(r"column #(\d+)", message)
@@ -246,7 +321,7 @@ def _conversion_error(exc: Exception, path: pathlib.Path, label: str,
         return ReaderError(f"cannot parse the file: {message}", file=label)
     name = names[int(match.group(1))]
     strings = pacsv.read_csv(
-        path,
+        text_up_to(path, end),
         read_options=pacsv.ReadOptions(skip_rows=header_line + 1, column_names=names,
                                        encoding=_arrow_encoding(encoding)),
         parse_options=pacsv.ParseOptions(delimiter=delimiter, invalid_row_handler=lambda r: "skip"),

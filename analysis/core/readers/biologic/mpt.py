@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from .. import ReaderError, ReadResult
+from ..mapped_csv import text_up_to, unfinished_last_line
 from . import MPT_MAGICS, _MASS_TO_MG, _USED_COLUMNS, _canonical, _number, _technique_fields
 
 # --- .mpt --------------------------------------------------------------------------------------
@@ -272,9 +273,13 @@ class _MptReader:
         if absolute_time:
             types["time/s"] = pa.string()
 
+        unfinished = unfinished_last_line(path, "\t", encoding="latin-1")
+        if unfinished and unfinished["start"] > data_offset:
+            meta["dropped_last_row"] = {k: unfinished[k] for k in ("line", "text", "message")}
+        else:
+            unfinished = None
         try:
-            with pa.OSFile(str(path)) as source:
-                source.seek(data_offset)
+            with text_up_to(path, unfinished["start"] if unfinished else None, data_offset) as source:
                 table = pacsv.read_csv(
                     source,
                     read_options=pacsv.ReadOptions(column_names=column_names, block_size=1 << 24),

@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from .. import ReaderError, ReadResult, canonical_table
+from ..mapped_csv import unfinished_last_line
 from . import READER_VERSION, _accumulate_step_time, _check_current_sign, _label, _step_kinds
 
 # =========================================================================== BTSDA CSV export
@@ -119,6 +120,11 @@ class NewareCsvReader:
         raw = path.read_bytes()
         if not raw or (len(raw) < 65536 and not raw.strip()):
             raise ReaderError("the file is empty", file=file)
+        unfinished = None
+        if not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+            unfinished = unfinished_last_line(path, ",")
+            if unfinished:
+                raw = raw[:unfinished["start"]]
         try:
             raw = _normalise_bytes(raw)
         except UnicodeDecodeError as exc:
@@ -421,6 +427,8 @@ class NewareCsvReader:
         metadata["vendor_cycle_summary"] = self._cycle_summary(cycle_names, summary_raw,
                                                                cycle_lines, file)
         metadata["vendor_cycle_summary_source"] = "the export's cycle rows"
+        if unfinished:
+            metadata["dropped_last_row"] = {k: unfinished[k] for k in ("line", "text", "message")}
         table_out = canonical_table(columns, file=file)
         return ReadResult(table=table_out, reader_name=self.name, reader_version=self.version,
                           metadata=metadata)
