@@ -41,7 +41,7 @@ from analysis.core.cycling import KIND_NAMES, SUMMARY_COLUMNS, update_analysis
 from analysis.core.definitions import loading_reference as loading_reference_for
 from analysis.core.history import join_history
 from analysis.core.measurement import KIND_LABELS, impedance_spectrum, measurement_kind
-from analysis.core.readers import ReaderError
+from analysis.core.readers import NotRecognised, ReaderError
 from analysis.core.readers.registry import read_companion, read_cycler_file
 from analysis.models import (
     NOT_SUMMARY_FIELDS,
@@ -186,7 +186,7 @@ def read_raw_file(dataset: Dataset) -> pa.Table:
             try:
                 result = read_cycler_file(path)
             except ReaderError as error:
-                if not (cycler and cycler.csv_column_mapping and "not a recognised cycler format" in str(error)):
+                if not (cycler and cycler.csv_column_mapping and isinstance(error, NotRecognised)):
                     raise
                 result = read_cycler_file(path, mapping=cycler.csv_column_mapping)
         except ReaderError as error:

@@ -85,6 +85,10 @@ class ReaderError(ValueError):
         super().__init__(f"{where}: {message}" if where else message)
 
 
+class NotRecognised(ReaderError):
+    """No reader knows the file: a CSV from another cycler is then read through its mapping."""
+
+
 @dataclasses.dataclass
 class ReadResult:
     table: pa.Table

@@ -34,6 +34,7 @@ from .mapped_csv import (
     check_time_order,
     decode_head,
     file_label,
+    guess_decimal,
     guess_delimiter,
     integer_column,
     looks_binary,
@@ -406,10 +407,29 @@ def _xlsx_dates(raw: list) -> pa.Array:
 
 # --------------------------------------------------------------------------- CSV
 
+_ARBIN_REQUIRED = (("test_time_s", "test time", "Test_Time(s)"), ("current_ma", "current", "Current(A)"),
+                   ("voltage_v", "voltage", "Voltage(V)"))
+
+
+def missing_columns(names: list[str]) -> str | None:
+    """For an Arbin header (it has Data_Point, Step_Index or Cycle_Index) that lacks a
+    required column: which, in Arbin's words. None for any other header."""
+    keys = {normalise_name(n) for n in names}
+    if "datapoint" not in keys and not {"stepindex", "cycleindex"} <= keys:
+        return None
+    resolved = resolve_columns(names)
+    missing = [(quantity, words) for canonical, quantity, words in _ARBIN_REQUIRED if canonical not in resolved]
+    if not missing:
+        return None
+    return (f"no {' and no '.join(q for q, _w in missing)} column: an Arbin CSV export needs "
+            f"{', '.join(w for _q, w in missing)}")
+
+
 class ArbinCsvReader:
     name = "arbin-csv"
     version = "1.0"
     extensions = (".csv",)
+    missing_columns = staticmethod(missing_columns)
 
     def sniff(self, head: bytes, filename: str) -> float:
         if not head or looks_binary(head):
@@ -436,7 +456,8 @@ class ArbinCsvReader:
                 raise ReaderError(f"no {words} column", file=label, line=1, column=words)
         wanted = {source: (pa.string() if canonical == "timestamp" else pa.float64())
                   for canonical, (source, _s) in resolved.items()}
-        raw, info = read_delimited(path, columns=wanted, header_line=0, delimiter=delimiter)
+        decimal = guess_decimal(lines[1:50], delimiter)  # ';' and decimal commas: a German export
+        raw, info = read_delimited(path, columns=wanted, header_line=0, delimiter=delimiter, decimal=decimal)
         if "timestamp" in resolved:
             # beep's DateTime is epoch seconds; MITS Pro's is text with a leading tab
             source = resolved["timestamp"][0]
@@ -446,7 +467,7 @@ class ArbinCsvReader:
                 raw[source] = numeric
         out, meta = _columns_from_resolved(raw, resolved, label=label, first_line=2)
         metadata = {"columns": {c: s for c, (s, _f) in resolved.items()}, **info, **meta,
-                    "capacity_counters_reset": "each cycle"}
+                    "capacity_counters_reset": "each cycle", "delimiter": delimiter, "decimal_separator": decimal}
         check_time_order(out["test_time_s"], file=label, first_line=2)
         return ReadResult(canonical_table(out, file=label), self.name, self.version, metadata)
 

@@ -133,10 +133,33 @@ def _score_header(line: str) -> float:
     return 0.0
 
 
+# the columns the format requires, by its machine names and preferred labels
+REQUIRED = (("test_time_s", "test time", "test_time_second (or 'Test Time / s')"),
+            ("current_ma", "current", "current_ampere (or 'Current / A')"),
+            ("voltage_v", "voltage", "voltage_volt (or 'Voltage / V')"))
+
+
+def missing_columns(names: list[str]) -> str | None:
+    """For a header that is a Battery Data Format one but for a required column: which
+    columns are missing, in the format's words. None for any other header."""
+    try:
+        resolved = resolve_columns(names)
+    except ReaderError:
+        return None
+    if not {canonical for canonical, _q, _w in REQUIRED} & set(resolved):
+        return None
+    missing = [(quantity, words) for canonical, quantity, words in REQUIRED if canonical not in resolved]
+    if not missing:
+        return None
+    return (f"no {' and no '.join(q for q, _w in missing)} column: a Battery Data Format CSV needs "
+            f"{', '.join(w for _q, w in missing)}")
+
+
 class BdfCsvReader:
     name = "bdf-csv"
     version = "1.0"
     extensions = (".bdf.csv", ".bdf", ".csv")
+    missing_columns = staticmethod(missing_columns)
 
     def sniff(self, head: bytes, filename: str) -> float:
         if not head or looks_binary(head):

@@ -53,6 +53,9 @@ MAPPING_OPTIONS = {"delimiter", "decimal_separator", "decimal", "invert_current_
                    "skip_rows", "encoding"}
 
 _FLOAT_RE = r"^\s*[-+]?(\d+([.,]\d*)?|[.,]\d+)([eE][-+]?\d+)?\s*$"
+# a number as pyarrow reads it with this decimal separator (inf and nan included)
+_NUMBER_WITH = {point: (rf"^\s*([-+]?(\d+({p}\d*)?|{p}\d+)([eE][-+]?\d+)?|[-+]?(inf|infinity|nan))\s*$")
+                for point, p in ((".", r"\."), (",", ","))}
 _DURATION_RE = (r"^\s*(?:(?P<days>\d+)\s*d\s*)?(?P<hours>\d+):(?P<minutes>\d{1,2}):"
                 r"(?P<seconds>\d{1,2}(?:[.,]\d*)?)\s*$")
 
@@ -274,7 +277,7 @@ def read_delimited(path: str | pathlib.Path, *, columns: dict[str, pa.DataType],
         table = _read(dict(columns), list(columns))
     except pa.ArrowInvalid as exc:
         raise _conversion_error(exc, path, label, columns, unique_names, header_line, delimiter,
-                                encoding, end) from None
+                                encoding, end, decimal) from None
     info: dict[str, Any] = {}
     if unfinished:
         info["dropped_last_row"] = {k: unfinished[k] for k in ("line", "text", "message")}
@@ -313,12 +316,15 @@ def _python_encoding(encoding: str) -> str:
 
 def _conversion_error(exc: Exception, path: pathlib.Path, label: str,
                       columns: dict[str, pa.DataType], names: list[str], header_line: int,
-                      delimiter: str, encoding: str, end: int | None = None) -> ReaderError:
+                      delimiter: str, encoding: str, end: int | None = None,
+                      decimal: str = ".") -> ReaderError:
     """Turn pyarrow's 'In CSV column #k: CSV conversion error' into file/line/column words."""
     message = str(exc)
     match = re.search(r"column #(\d+)", message)
     if not match:
-        return ReaderError(f"cannot parse the file: {message}", file=label)
+        # pyarrow's own words kept after ours, for whoever looks into the file
+        return ReaderError(f"cannot read the file as text separated by {_delimiter_name(delimiter)} "
+                           f"(the parser says: {message})", file=label)
     name = names[int(match.group(1))]
     strings = pacsv.read_csv(
         text_up_to(path, end),
@@ -327,13 +333,22 @@ def _conversion_error(exc: Exception, path: pathlib.Path, label: str,
         parse_options=pacsv.ParseOptions(delimiter=delimiter, invalid_row_handler=lambda r: "skip"),
         convert_options=pacsv.ConvertOptions(column_types={name: pa.string()}, include_columns=[name]),
     ).column(name).combine_chunks()
-    ok = pc.or_(pc.is_null(strings), pc.match_substring_regex(strings, _FLOAT_RE))
+    ok = pc.or_(pc.is_null(strings), pc.match_substring_regex(strings, _NUMBER_WITH[decimal], ignore_case=True))
     bad = np.flatnonzero(~np.asarray(ok.to_numpy(zero_copy_only=False), dtype=bool))
     if len(bad):
         row = int(bad[0])
-        return ReaderError(f"not a number: {strings[row].as_py()!r}", file=label,
+        value = strings[row].as_py()
+        other = "," if decimal == "." else "."
+        hint = (f" (the file's numbers are written with a decimal {'point' if decimal == '.' else 'comma'})"
+                if re.fullmatch(_FLOAT_RE, value) and other in value else "")
+        return ReaderError(f"not a number: {value!r}{hint}", file=label,
                            line=header_line + 2 + row, column=name)
-    return ReaderError(f"cannot read the numbers: {message}", file=label, column=name)
+    return ReaderError(f"the numbers of this column cannot be read (the parser says: {message})",
+                       file=label, column=name)
+
+
+def _delimiter_name(delimiter: str) -> str:
+    return {",": "commas", ";": "semicolons", "\t": "tabs"}.get(delimiter, repr(delimiter))
 
 
 def as_numpy(array: pa.Array | pa.ChunkedArray) -> np.ndarray:

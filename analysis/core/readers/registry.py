@@ -16,6 +16,7 @@ import pyarrow as pa
 from . import (
     CANONICAL_COLUMNS,
     REQUIRED_COLUMNS,
+    NotRecognised,
     ReaderError,
     ReadResult,
     arbin,
@@ -24,7 +25,15 @@ from . import (
     maccor,
     neware,
 )
-from .mapped_csv import check_time_order, file_label, mapped_csv_reader
+from .mapped_csv import (
+    check_time_order,
+    file_label,
+    guess_delimiter,
+    head_lines,
+    looks_binary,
+    mapped_csv_reader,
+    split_fields,
+)
 
 HEAD_BYTES = 64 * 1024
 MIN_SCORE = 0.5
@@ -89,7 +98,7 @@ def detect(path, readers=None):
     except OSError as exc:
         raise ReaderError(f"cannot open the file: {exc.strerror or exc}", file=label) from None
     if size == 0:
-        raise ReaderError(f"the file is empty: {NOT_RECOGNISED}", file=label)
+        raise NotRecognised(f"the file is empty: {NOT_RECOGNISED}", file=label)
     try:
         scores = sniff_scores(path, readers)
     except OSError as exc:
@@ -102,8 +111,30 @@ def detect(path, readers=None):
                 raise ReaderError(f"this is {companion.name}: the settings of "
                                   f"{companion.describes(path.name)}, not data points; it is "
                                   "attached to that file's dataset", file=label)
-        raise ReaderError(NOT_RECOGNISED, file=label)
+        raise NotRecognised(_why_not_recognised(head), file=label)
     return scores[0][1]
+
+
+def _why_not_recognised(head: bytes) -> str:
+    """For a delimited text file: the column a known format lacks, or the columns it has."""
+    if looks_binary(head):
+        return NOT_RECOGNISED
+    lines = [line for line in head_lines(head, 5) if line.strip()]
+    if not lines:
+        return NOT_RECOGNISED
+    delimiter = guess_delimiter(lines[0])
+    names = [n.strip() for n in split_fields(lines[0], delimiter)]
+    if len(names) < 2:
+        return NOT_RECOGNISED
+    found = ", ".join(repr(n) for n in names if n)
+    for reader in ALL_READERS:
+        explain = getattr(reader, "missing_columns", None)
+        missing = explain(names) if explain else None
+        if missing:
+            return f"{missing}; the file has the columns {found}"
+    return (f"not a recognised cycler format: its columns {found} are not those of a BioLogic, Neware, "
+            "Arbin, Maccor or Battery Data Format export (time, current and voltage); a CSV from another "
+            "cycler needs a column mapping (admin, Cyclers)")
 
 
 #: Beyond these magnitudes a value is not a measurement (a cycler writes 1e308 or inf for

@@ -74,7 +74,15 @@ def _normalise_bytes(raw: bytes) -> bytes:
         raw = raw.decode("utf-16").encode("utf-8")
     if b"\r" in raw:
         raw = raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    if _semicolon_separated(raw):
+        # an export made with a German (or French...) locale: ';' between fields, decimal commas
+        raw = raw.replace(b",", b".").replace(b";", b",")
     return raw
+
+
+def _semicolon_separated(raw: bytes) -> bool:
+    first = raw[:raw.find(b"\n")] if b"\n" in raw else raw[:4096]
+    return first.count(b";") > first.count(b",")
 
 
 class NewareCsvReader:
@@ -122,9 +130,11 @@ class NewareCsvReader:
             raise ReaderError("the file is empty", file=file)
         unfinished = None
         if not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-            unfinished = unfinished_last_line(path, ",")
+            unfinished = unfinished_last_line(path, ";" if _semicolon_separated(raw[:65536]) else ",")
             if unfinished:
                 raw = raw[:unfinished["start"]]
+        dialect = ("';'-separated, decimal comma" if _semicolon_separated(raw[:65536].lstrip(b"\xef\xbb\xbf"))
+                   else None)
         try:
             raw = _normalise_bytes(raw)
         except UnicodeDecodeError as exc:
@@ -429,6 +439,8 @@ class NewareCsvReader:
         metadata["vendor_cycle_summary_source"] = "the export's cycle rows"
         if unfinished:
             metadata["dropped_last_row"] = {k: unfinished[k] for k in ("line", "text", "message")}
+        if dialect:
+            metadata["dialect"] = dialect
         table_out = canonical_table(columns, file=file)
         return ReadResult(table=table_out, reader_name=self.name, reader_version=self.version,
                           metadata=metadata)
