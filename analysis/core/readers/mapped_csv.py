@@ -299,6 +299,9 @@ def read_delimited(path: str | pathlib.Path, *, columns: dict[str, pa.DataType],
             _read(dict(columns), list(columns), use_threads=False)
             row = next(r for r in invalid if r.text.strip() != last) if len(invalid) > 1 else invalid[0]
             line = row.number  # pyarrow counts file lines from 1, skipped lines included
+            if row.text.count('"') % 2:
+                raise ReaderError(f'a quote (") opens a field that does not close on its line: '
+                                  f"{row.text.splitlines()[0][:120]!r}", file=label, line=line)
             raise ReaderError(
                 f"row has {row.actual_columns} fields where the header has {row.expected_columns}: "
                 f"{row.text[:120]!r}", file=label, line=line)

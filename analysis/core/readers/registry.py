@@ -232,6 +232,6 @@ def read_cycler_file(path, *, mapping: dict[str, Any] | None = None) -> ReadResu
         raise
     except Exception as exc:  # noqa: BLE001 - a damaged file can break a reader anywhere inside
         # The reader's own checks name the line and column; this is the net under them.
-        raise ReaderError(f"{reader.name} could not read the file ({type(exc).__name__}: {exc}); "
-                          "it may be damaged or cut short", file=file_label(path)) from None
+        raise ReaderError(f"the {reader.name} reader could not read this file: it may be damaged or cut short "
+                          f"(the reader's own words: {type(exc).__name__}: {exc})", file=file_label(path)) from None
     return validate_result(result, path)

@@ -263,11 +263,14 @@ class NewareCsvReader:
             if (m := re.fullmatch(r"t(\d+)", _split_name(n)[0]))
             and _split_name(n)[1] not in ("v", "mv"))
         col["temperature"] = temp_candidates[0][1] if temp_candidates else None
-        for key in ("current", "voltage"):
+        found = ", ".join(repr(n) for n in record_names if n)
+        for key, words in (("current", "Current(mA) or Current(A)"), ("voltage", "Voltage(V)")):
             if col[key] is None:
-                raise ReaderError(f"the record header has no {key} column", file=file, line=3)
+                raise ReaderError(f"the record header has no {key} column ({words}); it has the columns "
+                                  f"{found}", file=file, line=3)
         if col["total_time"] is None and col["step_time"] is None:
-            raise ReaderError("the record header has no time column", file=file, line=3)
+            raise ReaderError(f"the record header has no time column (Total Time or Time); it has the "
+                              f"columns {found}", file=file, line=3)
 
         wanted = sorted({i for i in col.values() if i is not None})
         invalid: list[Any] = []
