@@ -2,7 +2,7 @@
 database for more rows than it can count (``?limit=9223372036854775808``)."""
 from rest_framework.pagination import LimitOffsetPagination
 
-MAX_LIMIT = 1000
+MAX_LIMIT = 10_000
 
 
 class LabPagination(LimitOffsetPagination):

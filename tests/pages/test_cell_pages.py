@@ -127,6 +127,16 @@ def test_a_filter_that_cannot_be_applied_says_so_and_lists_nothing(logged_in, pe
     assert ids_in(html) == [] and "0 records" in html
 
 
+def test_a_time_zone_no_country_has_is_a_filter_error_on_the_page_not_a_server_error(logged_in, people, lab):
+    lab.half_cell()
+    response = logged_in(people["reader"]).get("/cells/", {"created_after": "2020-01-01T00:00:00+16:00"})
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "These filters cannot be applied" in html
+    assert escape("The time zone offset +16:00 is not one of the world's; offsets run from -12:00 to +14:00") in html
+    assert ids_in(html) == []
+
+
 def test_readers_see_no_edit_controls_on_cells(logged_in, people, lab):
     cell = lab.half_cell()
     writer = logged_in(people["writer"]).get(f"/cells/{cell.human_id}/").content.decode()
