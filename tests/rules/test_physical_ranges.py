@@ -38,3 +38,25 @@ def test_an_absurd_diameter_is_refused_naming_the_field(api, people, project):
     response = api(people["writer"]).post("/api/v1/cells/", {
         "project": project.name, "kind": "full", "stack_pressure_mpa": -3, "parts": []}, format="json")
     assert response.json()["stack_pressure_mpa"] == ["Ensure this value is at least 0 MPa."]
+
+
+@pytest.mark.django_db
+def test_the_largest_disc_allowed_still_has_its_area_as_a_number(api, people, project):
+    sheet = ElectrodeSheetFactory(project=project)
+    response = api(people["writer"]).post("/api/v1/electrodes/", {
+        "project": project.name, "sheet": sheet.human_id, "diameter_mm": 1000, "mass_mg": 5.0}, format="json")
+    assert response.status_code == 201, response.content[:300]
+    assert response.json()["area_cm2"] == pytest.approx(3.141592653589793 * 50.0 ** 2)  # a 100-cm disc
+
+
+def test_every_number_set_in_the_analysis_admin_is_bounded():
+    """The numbers a lab manager sets (loading references, alert rules) have both bounds."""
+    from django.core.validators import MaxValueValidator, MinValueValidator
+
+    for name in ("LoadingReference", "AlertRules"):
+        model = apps.get_model("analysis", name)
+        for field in model._meta.concrete_fields:
+            if not isinstance(field, models.FloatField):
+                continue
+            kinds = {type(v) for v in field.validators}
+            assert PhysicalRange in kinds or {MinValueValidator, MaxValueValidator} <= kinds, f"{name}.{field.name}"
