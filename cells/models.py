@@ -1,7 +1,5 @@
 """What is built and measured: cells and their parts, cyclers, protocols, cycling runs and
 the raw files the cyclers write."""
-import hashlib
-import secrets
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -14,6 +12,7 @@ from analysis.core import definitions, process
 from analysis.core.readers import ReaderError
 from analysis.core.readers.mapped_csv import mapped_csv_reader
 from eln.models import LabRecord, RulesInClean, physical
+from eln.security.models import KEY_PREFIX_LENGTH, hash_key, new_key
 from samples.models import (
     AlloyBatch,
     Electrode,
@@ -553,7 +552,7 @@ class CyclerToken(models.Model):
     Only the SHA-256 of the key is stored; the key itself is shown once, when it is made.
     """
 
-    KEY_PREFIX_LENGTH = 8
+    KEY_PREFIX_LENGTH = KEY_PREFIX_LENGTH
 
     cycler = models.ForeignKey(Cycler, on_delete=models.CASCADE, related_name="tokens")
     label = models.CharField(max_length=100, blank=True, help_text="e.g. the PC it is installed on")
@@ -573,14 +572,11 @@ class CyclerToken(models.Model):
         state = "revoked" if self.revoked_at else "active"
         return f"{self.cycler.name} token {self.key_prefix}… ({state})"
 
-    @staticmethod
-    def hash_key(key: str) -> str:
-        return hashlib.sha256(key.encode()).hexdigest()
+    hash_key = staticmethod(hash_key)  # as a person's API tokens (eln.security)
 
     def set_new_key(self) -> str:
         """Give the token a fresh key; returns the key, which is not stored and cannot be shown again."""
-        key = secrets.token_urlsafe(32)
-        self.key_prefix, self.key_hash = key[: self.KEY_PREFIX_LENGTH], self.hash_key(key)
+        key, self.key_prefix, self.key_hash = new_key()
         return key
 
     @property

@@ -8,3 +8,4 @@ class ElnConfig(AppConfig):
     def ready(self):
         # Load the Celery app with Django so tasks are sent with the configured broker.
         from eln import celery  # noqa: F401
+        from eln.security import backends  # noqa: F401  (counts failed logins)

@@ -166,3 +166,6 @@ class LabRecord(models.Model):
 
 # Notebook entries, what they mention and their attachments (eln/notebook/).
 from eln.notebook.models import NotebookAttachment, NotebookEntry, NotebookMention  # noqa: E402,F401
+
+# API tokens and failed logins (eln/security/).
+from eln.security.models import ApiToken, LoginFailure  # noqa: E402,F401

@@ -23,14 +23,58 @@ def env_list(name: str, default: str) -> list[str]:
 
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
-if not SECRET_KEY:
-    if not DEBUG and os.environ.get("DJANGO_REQUIRE_SECRET_KEY"):
-        raise RuntimeError("DJANGO_SECRET_KEY must be set")
-    # Embedded/dev default only; production sets DJANGO_SECRET_KEY (see README).
-    SECRET_KEY = "insecure-embedded-default-change-me"
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", "")
+
+# --- Security (README "Production settings") ---------------------------------------------------
+# DJANGO_PRODUCTION=1 (docker-compose sets it) turns on everything a site served over HTTPS
+# needs; each setting can still be changed on its own. Without it (the embedded demo, the test
+# suite) the site works over plain http.
+PRODUCTION = env_bool("DJANGO_PRODUCTION", False)
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
+if not SECRET_KEY:
+    if PRODUCTION:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY is not set: the production settings (DJANGO_PRODUCTION=1) do not start on a "
+            "built-in key, which would let anyone who read it forge sessions. Set DJANGO_SECRET_KEY to a long "
+            "random string, e.g. the output of: python -c \"import secrets; print(secrets.token_urlsafe(50))\"")
+    SECRET_KEY = "insecure-embedded-default-change-me"  # the embedded demo and the tests only
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", PRODUCTION)
+SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_SECURE_HSTS_SECONDS", str(365 * 24 * 3600 if PRODUCTION else 0)))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", PRODUCTION)
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", False)
+SESSION_COOKIE_SECURE = env_bool("DJANGO_SESSION_COOKIE_SECURE", PRODUCTION)
+CSRF_COOKIE_SECURE = env_bool("DJANGO_CSRF_COOKIE_SECURE", PRODUCTION)
+# The header a trusted reverse proxy sets to the scheme the browser used (e.g. X-Forwarded-Proto);
+# only behind a proxy that always sets it, else a client could claim https.
+_proxy_header = os.environ.get("DJANGO_SECURE_PROXY_SSL_HEADER", "").strip()
+SECURE_PROXY_SSL_HEADER = ("HTTP_" + _proxy_header.upper().replace("-", "_"), "https") if _proxy_header else None
+# How many proxies append to X-Forwarded-For before the app: the login lockout and the throttles
+# count the client's address, not the proxy's (0: the address the connection comes from).
+ELN_NUM_PROXIES = int(os.environ.get("ELN_NUM_PROXIES", "0"))
+# Preloading into browsers is a commitment of the whole domain each lab makes on its own
+# (DJANGO_SECURE_HSTS_PRELOAD=1); the deploy check's reminder about it is left out.
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD or not SECURE_HSTS_SECONDS else ["security.W021"]
+# The content security policy of every page (eln.security.csp): scripts and styles only from the
+# site's own static files, never inline. A response may set a stricter one (attachments).
+ELN_CONTENT_SECURITY_POLICY = os.environ.get("ELN_CONTENT_SECURITY_POLICY", "; ".join([
+    "default-src 'self'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:",
+    "object-src 'none'", "base-uri 'self'", "form-action 'self'", "frame-ancestors 'none'",
+]))
+# Logins (the login page and POST /api/v1/auth/token/): this many failures for one username or
+# from one address within the window lock further attempts out until the window has passed.
+ELN_LOGIN_FAILURES_LIMIT = int(os.environ.get("ELN_LOGIN_FAILURES_LIMIT", "10"))
+ELN_LOGIN_FAILURES_WINDOW_MINUTES = int(os.environ.get("ELN_LOGIN_FAILURES_WINDOW_MINUTES", "15"))
+# API tokens expire after this many days unless made with a shorter life.
+ELN_API_TOKEN_DAYS = int(os.environ.get("ELN_API_TOKEN_DAYS", "90"))
+AUTHENTICATION_BACKENDS = ["eln.security.backends.LockoutModelBackend"]
+# The throttles count in the cache: one per process by default, shared by every web process
+# with ELN_CACHE_URL (redis://…, docker-compose sets it).
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": os.environ["ELN_CACHE_URL"]}
+          if os.environ.get("ELN_CACHE_URL") else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# ------------------------------------------------------------------------------------------------
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -40,7 +84,6 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -53,6 +96,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "eln.security.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -134,9 +178,12 @@ ELN_UPLOAD_MAX_BYTES = int(os.environ.get("ELN_UPLOAD_MAX_BYTES", str(2 * 1024**
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "eln.security.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
+    # Scoped rates: "login" is POST /api/v1/auth/token/ (per client address).
+    "DEFAULT_THROTTLE_RATES": {"login": os.environ.get("ELN_THROTTLE_LOGIN", "20/minute")},
+    "NUM_PROXIES": ELN_NUM_PROXIES,
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",

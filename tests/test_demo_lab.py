@@ -1,12 +1,12 @@
 """The demo lab (analysis/demo/lab.py, manage.py load_demo_lab): the paper's lab in an empty database,
 with the paper's numbers coming out of the records."""
+import re
 from io import StringIO
 
 import pytest
 from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
-from rest_framework.authtoken.models import Token
 
 from cells.models import (
     Cell,
@@ -18,6 +18,7 @@ from cells.models import (
     ProtocolStep,
 )
 from eln.models import HumanIdCounter, Project, ProjectMembership
+from eln.security.models import ApiToken, hash_key
 from analysis.demo import lab as demo
 from samples import selectors
 from samples.models import (
@@ -43,7 +44,7 @@ from samples.models import (
 )
 
 EXPECTED_COUNTS = {
-    Project: 1, ProjectMembership: 1, Token: 1,
+    Project: 1, ProjectMembership: 1, ApiToken: 1,
     PrecursorLot: 11, LotTreatment: 1,
     ElectrolyteBatch: 1, ElectrolyteBatchInput: 2, ElectrolyteBatchStep: 3, ConductivityMeasurement: 4,
     InfiltrationSolution: 1, InfiltrationSolutionInput: 2,
@@ -93,7 +94,8 @@ def test_demo_user_is_a_superuser_and_manager_of_the_project(lab):
     membership = ProjectMembership.objects.get(user=user)
     assert membership.project.name == "Closo-borate infiltration (demo)"
     assert membership.role == ProjectMembership.Role.MANAGER
-    assert Token.objects.get(user=user) == lab["token"]
+    assert ApiToken.objects.get(user=user) == lab["token"]
+    assert lab["token"].key_hash == hash_key(lab["token_key"])
 
 
 def test_lots_record_suppliers_states_and_the_drying_of_na2b10h10(lab):
@@ -273,7 +275,8 @@ def test_command_output_names_the_login_and_the_token(db):
     assert user.is_superuser and user.is_staff and user.check_password("s3cret-demo")
     assert "Log in at http://127.0.0.1:8000/ " in text  # the pages; the admin is for lab managers
     assert "alice" in text and "s3cret-demo" in text
-    assert Token.objects.get(user=user).key in text
+    key = re.search(r"API token of alice \(shown this once\): (\S+)", text).group(1)
+    assert ApiToken.objects.get(user=user).key_hash == hash_key(key)
     assert ProjectMembership.objects.get(project__name=demo.PROJECT_NAME).user == user
 
 

@@ -25,7 +25,6 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 
 from analysis.core import process
 from cells.models import (
@@ -37,6 +36,7 @@ from cells.models import (
     Protocol,
 )
 from eln.models import Project, ProjectMembership
+from eln.security.services import api_token_issue
 from eln.services import project_create
 from samples import models as sm
 from samples.seed import seed_materials
@@ -290,10 +290,10 @@ def load_demo_lab(*, username: str = "demo", password: str = "demo") -> dict:
                 project = project_create(user=user, name=PROJECT_NAME, description=PROJECT_DESCRIPTION)
         except (IntegrityError, ValidationError):  # another load created it in the meantime
             return {}
-        token, _ = Token.objects.get_or_create(user=user)
+        token, token_key = api_token_issue(user=user, label="demo")
         membership = ProjectMembership.objects.get(project=project, user=user)
         b = _Builder(user, project, timezone.localdate())
-        records = {"user": user, "user_created": user_created, "token": token, "project": project,
+        records = {"user": user, "user_created": user_created, "token": token, "token_key": token_key, "project": project,
                    "membership": membership}
         records.update(_lots(b))
         records.update(_electrolyte(b, records["lots"]))

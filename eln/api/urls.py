@@ -8,8 +8,9 @@ from analysis.api.urls import register as register_analysis
 from analysis.api.urls import urlpatterns as analysis_urls
 from cells.api.urls import register as register_cells
 from cells.api.views import LineageView
-from eln.api.views import ProjectViewSet, TokenView
+from eln.api.views import ProjectViewSet
 from eln.notebook.api import NotebookEntryViewSet
+from eln.security.api import OwnTokensView, RevokeTokenView, TokenView
 from samples.api.urls import register as register_samples
 
 router = DefaultRouter()
@@ -31,6 +32,8 @@ def not_found(request, rest=""):
 
 urlpatterns = [
     path("auth/token/", TokenView.as_view(), name="api-token"),
+    path("auth/tokens/", OwnTokensView.as_view(), name="api-tokens"),
+    path("auth/tokens/<int:pk>/revoke/", RevokeTokenView.as_view(), name="api-token-revoke"),
     path("lineage/<str:human_id>/", LineageView.as_view(), name="lineage"),
     *analysis_urls,
     *router.urls,

@@ -1,9 +1,4 @@
-from django.contrib.auth import authenticate
-from rest_framework import mixins, permissions, serializers, status, viewsets
-from rest_framework.authtoken.models import Token
-from rest_framework.response import Response
-from rest_framework.views import APIView
-from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import mixins, permissions, viewsets
 
 from eln.api.permissions import ProjectRecordPermission, StaffWritesOrReadOnly
 from eln.api.serializers import ProjectSerializer
@@ -55,28 +50,3 @@ class ProjectViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
 
     def get_queryset(self):
         return visible_projects(self.request.user).prefetch_related("memberships__user").distinct()
-
-
-class TokenRequestSerializer(serializers.Serializer):
-    username = serializers.CharField(max_length=150)
-    password = serializers.CharField(max_length=4096, trim_whitespace=False)
-
-
-class TokenView(APIView):
-    """Exchange a username and password for the API token a script sends as `Authorization: Token …`."""
-
-    permission_classes = [permissions.AllowAny]
-    authentication_classes = []
-
-    @extend_schema(
-        request=TokenRequestSerializer,
-        responses=inline_serializer("TokenResponse", {"token": serializers.CharField()}),
-    )
-    def post(self, request):
-        credentials = TokenRequestSerializer(data=request.data)
-        credentials.is_valid(raise_exception=True)
-        user = authenticate(request, **credentials.validated_data)
-        if user is None:
-            return Response({"detail": "Wrong username or password."}, status=status.HTTP_400_BAD_REQUEST)
-        token, _ = Token.objects.get_or_create(user=user)
-        return Response({"token": token.key})

@@ -1,7 +1,6 @@
 """manage.py load_demo_lab: fill an empty database with the lab of the closo-borate paper."""
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
-from rest_framework.authtoken.models import Token
 
 from eln.models import Project
 from analysis.demo import lab as demo
@@ -38,9 +37,9 @@ class Command(BaseCommand):
             self.stdout.write(f'The demo project "{project.name}" already exists; nothing was loaded.')
             managers = project.memberships.filter(role="manager").select_related("user")
             for membership in managers:
-                token = Token.objects.filter(user=membership.user).first()
-                self.stdout.write(f"  manager: {membership.user.username}"
-                                  + (f", API token {token.key}" if token else ""))
+                self.stdout.write(f"  manager: {membership.user.username}")
+            self.stdout.write("  API tokens are shown once, when made: make a new one with "
+                              "POST /api/v1/auth/token/ or on the page API tokens")
             self.stdout.write(f"  pages: {demo.SITE_URL}  admin: {demo.ADMIN_URL}")
             return
 
@@ -54,7 +53,7 @@ class Command(BaseCommand):
         ):
             self.stdout.write(f"  {len(records[key]):3d} {label}")
         self.stdout.write(f"  {len(datasets):3d} cycling datasets (synthetic, shaped like the paper's cells)")
-        user, token = records["user"], records["token"]
+        user, token_key = records["user"], records["token_key"]
         self.stdout.write("")
         self.stdout.write(f"Log in at {demo.SITE_URL} (the lab manager's admin: {demo.ADMIN_URL})")
         if records["user_created"]:
@@ -66,5 +65,5 @@ class Command(BaseCommand):
         else:
             self.stdout.write(f"  username: {user.username} (an existing account: its password and rights "
                               "were left unchanged)")
-        self.stdout.write(f"API token of {user.username}: {token.key}")
-        self.stdout.write(f'  e.g. curl -H "Authorization: Token {token.key}" http://127.0.0.1:8000/api/v1/')
+        self.stdout.write(f"API token of {user.username} (shown this once): {token_key}")
+        self.stdout.write(f'  e.g. curl -H "Authorization: Token {token_key}" http://127.0.0.1:8000/api/v1/')
