@@ -15,11 +15,12 @@ from analysis.models import ProcessingStage
 from cells.authentication import CyclerPrincipal, CyclerTokenAuthentication, PersonOrCycler
 from cells.models import CyclingRun, Dataset
 from eln.permissions import can_write, visible_projects
+from eln.security.authentication import ApiTokenAuthentication
 from eln.uploads import HashingUploadHandler, StreamingSessionAuthentication, UploadTooLarge
 
 AUTHENTICATION = [
     CyclerTokenAuthentication,
-    authentication.TokenAuthentication,
+    ApiTokenAuthentication,
     # the CSRF token from the header: the file is read only once the hashing handler is set
     StreamingSessionAuthentication,
 ]

@@ -44,7 +44,7 @@ class TokenRequestSerializer(TokenOptionsSerializer):
 
 class ApiTokenSerializer(serializers.ModelSerializer):
     prefix = serializers.CharField(source="key_prefix", read_only=True)
-    state = serializers.ChoiceField(choices=["active", "expired", "revoked"], read_only=True)
+    state = serializers.CharField(read_only=True, help_text="active, expired or revoked")
 
     class Meta:
         model = ApiToken
@@ -96,6 +96,8 @@ class OwnTokensView(generics.ListAPIView):
     serializer_class = ApiTokenSerializer
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # the schema's look at the view
+            return ApiToken.objects.none()
         return selectors.api_tokens_of(self.request.user)
 
     @extend_schema(request=TokenOptionsSerializer, responses={201: NewTokenSerializer})
