@@ -60,6 +60,10 @@ def media_in_tmp(request, tmp_path_factory):
     settings.MEDIA_ROOT = tmp_path_factory.mktemp("media")
     # Test users need no slow password hashing.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # The throttles count in the cache: each test starts with none of an earlier test's requests.
+    from django.core.cache import cache
+
+    cache.clear()
 
 
 @pytest.fixture

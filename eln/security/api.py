@@ -8,6 +8,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import generics, permissions, serializers, status
 from rest_framework.exceptions import ErrorDetail, NotFound, Throttled
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
@@ -15,6 +16,14 @@ from eln.api.schema import DETAIL
 from eln.security import selectors, services
 from eln.security.backends import LoginLockedOut
 from eln.security.models import ApiToken
+
+
+class LoginThrottle(ScopedRateThrottle):
+    """The scoped rates as the settings say now (DRF's class reads them once, at import)."""
+
+    @property
+    def THROTTLE_RATES(self):
+        return api_settings.DEFAULT_THROTTLE_RATES
 
 
 class LoginRefused(Throttled):
@@ -71,7 +80,7 @@ class TokenView(APIView):
 
     permission_classes = [permissions.AllowAny]
     authentication_classes = []
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [LoginThrottle]
     throttle_scope = "login"
 
     @extend_schema(request=TokenRequestSerializer, responses={
