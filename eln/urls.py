@@ -19,6 +19,7 @@ urlpatterns = [
     path("", include("analysis.alerts.urls")),
     path("", include("eln.notebook.urls")),
     path("labels/", labels.labels, name="labels"),
+    path("tokens/", security_views.api_tokens, name="tokens"),
     # Lab managers' inventory and the API.
     path("admin/", admin.site.urls),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="schema"),

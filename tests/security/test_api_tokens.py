@@ -2,6 +2,7 @@
 by their owner; tokens made before they were hashed are hashed by the migration."""
 import datetime as dt
 import hashlib
+import re
 
 import pytest
 from django.db import connection
@@ -104,3 +105,24 @@ def test_the_migration_hashes_the_plain_tokens_of_before(people):
     from rest_framework.test import APIClient
 
     assert APIClient().get("/api/v1/lots/", HTTP_AUTHORIZATION=f"Token {plain}").status_code == 200
+
+
+def test_the_tokens_page_makes_shows_once_and_revokes(client, api, people):
+    client.force_login(people["writer"])
+    page = client.post("/tokens/", {"label": "cycling notebook", "days": "10"}).content.decode()
+    key = re.search(r'<code class="token-key">([^<]+)</code>', page).group(1)
+    token = ApiToken.objects.get(label="cycling notebook")
+    assert token.key_hash == hashlib.sha256(key.encode()).hexdigest() and "Copy it now: it is not shown again." in page
+    listing = client.get("/tokens/").content.decode()
+    assert key not in listing and f"<code>{key[:8]}…</code>" in listing and "active" in listing
+    assert api(None).get("/api/v1/lots/", HTTP_AUTHORIZATION=f"Token {key}").status_code == 200
+    after = client.post("/tokens/", {"revoke": str(token.pk)}, follow=True).content.decode()
+    assert f"The token {key[:8]}… is revoked: it authenticates nothing more." in after
+    assert api(None).get("/api/v1/lots/", HTTP_AUTHORIZATION=f"Token {key}").status_code == 401
+    # another person's token is not theirs to revoke
+    other, _ = api_token_issue(user=people["reader"])
+    refused = client.post("/tokens/", {"revoke": str(other.pk)}, follow=True).content.decode()
+    assert "You have no API token with this id." in refused
+    assert ApiToken.objects.get(pk=other.pk).revoked_at is None
+    too_long = client.post("/tokens/", {"days": "400"}).content.decode()
+    assert "Ensure this value is at most 90 days." in too_long
