@@ -361,6 +361,14 @@ def build_alerts(n, user):
             .add("alerts/{id}/", f"{API}alerts/{seed.pk}/"))
 
 
+def build_api_tokens(n, user):
+    from eln.security.services import api_token_issue
+
+    seed, _key = api_token_issue(user=user, label="script")
+    copies(seed, n - 1, vary=lambda row, i: setattr(row, "key_hash", f"{i:064x}"))
+    return Endpoints().add("auth/tokens/", f"{API}auth/tokens/{WHOLE}", results=n)
+
+
 BUILDERS = {
     "projects": build_projects, "materials": build_materials, "cyclers": build_cyclers,
     "channels": build_channels, "lots": build_lots, "stock-movements": build_stock_movements,
@@ -373,7 +381,7 @@ BUILDERS = {
     **{endpoint.rstrip("/"): build_three_electrode for endpoint in (
         "datasets/{id}/electrodes/", "datasets/{id}/electrodes/ranges/", "datasets/{id}/degradation-modes/",
         "datasets/{id}/electrodes/curves/", "cells/{id}/diagnosis/", "cells/{id}/fade-prediction/")},
-    "notebook-entries": build_notebook_entries, "alerts": build_alerts,
+    "notebook-entries": build_notebook_entries, "alerts": build_alerts, "auth/tokens": build_api_tokens,
 }
 
 
@@ -397,6 +405,7 @@ ENDPOINTS = [
     "datasets/{id}/electrodes/", "datasets/{id}/electrodes/ranges/", "datasets/{id}/electrodes/curves/",
     "datasets/{id}/degradation-modes/", "cells/{id}/diagnosis/", "cells/{id}/fade-prediction/",
     "notebook-entries/", "notebook-entries/{id}/", "notebook-entries/{id}/history/", "alerts/", "alerts/{id}/",
+    "auth/tokens/",
 ]
 
 
