@@ -445,6 +445,7 @@ class HumanIdCounterAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 from eln.notebook import admin as notebook_admin  # noqa: E402,F401 - registers the notebook
 
 # Only staff use the admin; everybody logs in on the site's page (eln.security.views).
+from eln.security import admin as security_admin  # noqa: E402,F401 - registers tokens and failed logins
 from eln.security.views import admin_login  # noqa: E402
 
 admin.site.login = admin_login

@@ -29,8 +29,9 @@ from cells.models import (
     RawDataFile,
 )
 from cells import services as cell_services
-from eln.models import HumanIdCounter, NotebookAttachment, NotebookMention, ProjectMembership
+from eln.models import ApiToken, HumanIdCounter, LoginFailure, NotebookAttachment, NotebookMention, ProjectMembership
 from eln.notebook.services import notebook_entry_write
+from eln.security import services as security_services
 from django.core.files.uploadedfile import SimpleUploadedFile
 from samples import services as sample_services
 from samples.models import (
@@ -61,7 +62,7 @@ NO_ADD_PAGE = {HumanIdCounter, RawDataFile, Dataset, ProcessingStage, CycleSumma
                LotTreatment, LotInput, ElectrolyteBatchInput, ElectrolyteBatchStep, ConductivityMeasurement,
                InfiltrationSolutionInput, SheetComponent, LoadingDisc, InfiltrationDryingStep, InfiltratedElectrode,
                AlloyBatchInput, ProtocolStep, CellPart, ProjectMembership, Alert,
-               NotebookMention, NotebookAttachment}
+               NotebookMention, NotebookAttachment, ApiToken, LoginFailure}
 
 
 
@@ -116,6 +117,8 @@ def world(project, manager):
         user=manager, project=project, inputs=[dict(lot=lots["na"], mass_mg=367.5), dict(lot=lots["sn"], mass_mg=632.5)])
     cycler = cell_services.cycler_register(user=manager, name="VMP-300", vendor="biologic", channels=[dict(number="3")])
     cell_services.cycler_token_issue(user=manager, cycler=cycler, label="cycler PC")
+    security_services.api_token_issue(user=manager, label="nightly export")
+    security_services.login_failure_record(username="mara", address="192.0.2.1")
     protocol = cell_services.protocol_define(
         user=manager, project=project, name="2 × 0.1C then 100 × 0.5C",
         steps=[dict(order=1, cycle_count=2, charge_c_rate=0.1, discharge_c_rate=0.1, lower_cutoff_v=2.1,
