@@ -124,10 +124,10 @@ def test_a_reader_session_upload_is_refused_before_its_file_is_read(
 
 def test_a_token_upload_needs_no_csrf_token_and_streams_the_same_way(
         demo_lab, members, handled, django_capture_on_commit_callbacks):
-    from rest_framework.authtoken.models import Token
+    from eln.security.services import api_token_issue
 
     run = demo_lab["runs"]["nco95_70mpa"]
-    key = Token.objects.create(user=members["writer"]).key
+    _token, key = api_token_issue(user=members["writer"])
     response = post(Client(enforce_csrf_checks=True), run, shared_bytes(FILE), django_capture_on_commit_callbacks,
                     HTTP_AUTHORIZATION=f"Token {key}")
     assert response.status_code == 202, response.content
