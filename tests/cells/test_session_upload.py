@@ -154,7 +154,8 @@ def test_a_failed_ingestion_is_retried_once_its_file_is_back(demo_lab, members, 
         callback()
     dataset.refresh_from_db()
     assert dataset.state == "failed"
-    assert dataset.message == "file gcpl.issue_211.mpr: cannot open the file: No such file or directory"
+    assert dataset.message == dataset.raw_file.gone_message
+    assert dataset.message.startswith("The raw file gcpl.issue_211.mpr of RUN-0001 is no longer in the file store")
 
     retry = f"/api/v1/datasets/{dataset.human_id}/retry/"
     refused = api(members["reader"]).post(retry)
