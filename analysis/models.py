@@ -36,6 +36,10 @@ class ProcessingStage(models.Model):
     state = models.CharField(max_length=20, choices=State.choices, default=State.QUEUED)
     message = models.TextField(blank=True)
     attempts = models.PositiveIntegerField(default=0)
+    requeues = models.PositiveIntegerField(
+        default=0, help_text="times the sweep queued the dataset again with this stage unfinished "
+                             "(its worker stopped, or the queue was away)")
+    queued_at = models.DateTimeField(null=True, blank=True, help_text="when it was last queued")
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 

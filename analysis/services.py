@@ -27,13 +27,18 @@ import tempfile
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import File
-from django.db import InterfaceError, OperationalError, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
+from django.db.models import Max, Q
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 import datetime as dt
 import json
+
+from kombu.exceptions import OperationalError as KombuOperationalError
 
 from analysis.alerts.services import watch_running_test
 from analysis.core import metrics as metrics_core
@@ -121,6 +126,8 @@ def stage(dataset: Dataset, name: str):
     record.save()
     try:
         yield record
+    except (OperationalError, InterfaceError):
+        raise  # a passing fault: the task runs again and the stage with it
     except Exception as error:  # noqa: BLE001 - every failure is recorded, then re-raised
         message = str(error) if isinstance(error, (StageFailed, ReaderError)) else (
             f"unexpected error while {record.get_name_display()}: {type(error).__name__}: {error}")
@@ -138,7 +145,8 @@ def reset_stages(dataset: Dataset, names=tuple(ProcessingStage.INGESTION)) -> No
     for name in names:
         ProcessingStage.objects.update_or_create(
             dataset=dataset, name=name,
-            defaults=dict(state=ProcessingStage.State.QUEUED, message="", started_at=None, finished_at=None),
+            defaults=dict(state=ProcessingStage.State.QUEUED, message="", started_at=None, finished_at=None,
+                          queued_at=timezone.now()),
         )
 
 
@@ -548,7 +556,8 @@ def _attach_waiting_companion(dataset: Dataset) -> None:
 class ReceivedFile:
     raw_file: RawDataFile
     dataset: Dataset
-    created: bool  # False when the same bytes were already there: nothing was queued
+    created: bool  # False when the same bytes were already there
+    queued: bool = True  # the same bytes again queue only a dataset that has not run
 
 
 def is_stored(raw: RawDataFile) -> bool:
@@ -566,7 +575,8 @@ def raw_file_receive(*, run: CyclingRun, uploaded, user=None, cycler_token=None)
     """Store a cycler file for a run and queue its ingestion.
 
     ``uploaded`` carries ``sha256`` (computed while it streamed in). The same bytes again give
-    the same record and queue nothing. A file with the name of one already in the run is the
+    the same record, and queue it again only if it never ran (queued, or waiting for the
+    queue): a sender's retry after an outage brings it back. A file with the name of one already in the run is the
     same test grown: it supersedes the earlier version in that run's dataset.
     """
     name = clean_file_name(uploaded.name)
@@ -576,18 +586,23 @@ def raw_file_receive(*, run: CyclingRun, uploaded, user=None, cycler_token=None)
         existing = RawDataFile.objects.filter(run=run, sha256=uploaded.sha256).first()
         if existing is not None:
             dataset = Dataset.objects.filter(run=run, source_name=existing.original_name).first()
-            if is_stored(existing):
-                return ReceivedFile(existing, dataset, created=False)
-            # The stored copy has gone (a restore, a cleanup): these bytes put it back, and a
-            # dataset that could not be read for want of it is read again.
-            existing.file.name = existing.file.storage.save(existing.file.name, uploaded)
-            existing.save(update_fields=["file"])
-            if dataset is not None and dataset.raw_file_id == existing.pk and dataset.state == Dataset.State.FAILED:
-                Dataset.objects.filter(pk=dataset.pk).update(state=Dataset.State.QUEUED, message="")
-                dataset.state, dataset.message = Dataset.State.QUEUED, ""
-                _queue_ingestion(dataset, existing)
-                return ReceivedFile(existing, dataset, created=True)
-            return ReceivedFile(existing, dataset, created=False)
+            if not is_stored(existing):
+                # The stored copy has gone (a restore, a cleanup): these bytes put it back, and a
+                # dataset that could not be read for want of it is read again.
+                existing.file.name = existing.file.storage.save(existing.file.name, uploaded)
+                existing.save(update_fields=["file"])
+                if (dataset is not None and dataset.raw_file_id == existing.pk
+                        and dataset.state == Dataset.State.FAILED):
+                    Dataset.objects.filter(pk=dataset.pk).update(state=Dataset.State.QUEUED, message="")
+                    dataset.state, dataset.message = Dataset.State.QUEUED, ""
+                    _queue_ingestion(dataset, existing)
+                    return ReceivedFile(existing, dataset, created=False, queued=True)
+            waiting = (dataset is not None and dataset.raw_file_id == existing.pk
+                       and dataset.state in (Dataset.State.QUEUED, Dataset.State.WAITING_FOR_QUEUE))
+            if waiting:
+                _requeue(dataset, "sent again")
+                transaction.on_commit(lambda: _send_ingestion(dataset.pk, existing.pk))
+            return ReceivedFile(existing, dataset, created=False, queued=waiting)
 
         dataset = Dataset.objects.filter(run=run, source_name=name).first()
         raw_file = RawDataFile(
@@ -613,17 +628,124 @@ def raw_file_receive(*, run: CyclingRun, uploaded, user=None, cycler_token=None)
 
 def _queue_ingestion(dataset: Dataset, raw_file: RawDataFile) -> None:
     """Queue ingestion once the upload's transaction has committed (the worker must see it)."""
+    reset_stages(dataset)
+    transaction.on_commit(lambda: _send_ingestion(dataset.pk, raw_file.pk))
+
+
+# What the broker's client raises when the broker is away (kombu wraps connection errors).
+QUEUE_AWAY = (KombuOperationalError, ConnectionError, OSError, TimeoutError)
+
+
+def _send_ingestion(dataset_id: int, raw_file_id: int) -> bool:
+    """Send the ingestion task; with the queue away the dataset waits for it (the file and the
+    dataset are committed: nothing is lost) and the sweep sends it when the queue answers."""
     from analysis.tasks import ingest_dataset  # the tasks module imports this one
 
-    reset_stages(dataset)
-    transaction.on_commit(lambda: ingest_dataset.delay(dataset.pk, raw_file.pk))
+    try:
+        ingest_dataset.apply_async(args=(dataset_id, raw_file_id), kwargs={"unless_finished": True})
+    except QUEUE_AWAY as error:
+        log.warning("dataset %s waits for the queue: %s", dataset_id, error)
+        message = (f"The task queue did not answer ({error}). The file is stored; the dataset is queued as "
+                   f"soon as the queue answers (looked at every {settings.ELN_SWEEP_EVERY_SECONDS} s).")
+        Dataset.objects.filter(pk=dataset_id, raw_file_id=raw_file_id, state=Dataset.State.QUEUED).update(
+            state=Dataset.State.WAITING_FOR_QUEUE, message=message)
+        return False
+    return True
 
 
-def ingest(dataset_id: int, raw_file_id: int) -> str:
-    """The whole chain for one uploaded file; idempotent, so a retried task does no harm."""
+# Advisory-lock namespace of ingestions; the second key is the dataset's id.
+INGESTION_LOCK = 0x454C4E
+
+
+@contextlib.contextmanager
+def ingestion_lock(dataset_id: int):
+    """True when this connection now holds the dataset's ingestion, False when another does.
+    Held for a whole ingestion, so a second delivery of the task waits its turn and the sweep
+    leaves a slow ingestion alone; PostgreSQL frees it when the holder's connection ends, so a
+    killed worker holds nothing."""
+    if connection.vendor != "postgresql":
+        yield True  # a single process (the benchmark's SQLite): nothing runs beside it
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s::int)", [INGESTION_LOCK, dataset_id])
+        held = cursor.fetchone()[0]
+    try:
+        yield held
+    finally:
+        if held:
+            with contextlib.suppress(OperationalError, InterfaceError):  # gone with its connection
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_advisory_unlock(%s, %s::int)", [INGESTION_LOCK, dataset_id])
+
+
+FINISHED = (Dataset.State.DONE, Dataset.State.DONE_WITH_WARNINGS, Dataset.State.FAILED)
+UNFINISHED = (Dataset.State.QUEUED, Dataset.State.RUNNING, Dataset.State.WAITING_FOR_QUEUE)
+
+
+def _requeue(dataset: Dataset, why: str) -> None:
+    """Mark a dataset queued again (the caller sends its task): its unfinished stages read
+    queued, the first of them counts the requeue."""
+    unfinished = list(ProcessingStage.objects.filter(dataset=dataset, name__in=ProcessingStage.INGESTION)
+                      .exclude(state__in=FINISHED + (ProcessingStage.State.SKIPPED,)))
+    unfinished.sort(key=lambda s: ProcessingStage.ORDER.index(s.name))
+    now = timezone.now()
+    for position, record in enumerate(unfinished):
+        record.state, record.queued_at, record.started_at, record.finished_at = (
+            ProcessingStage.State.QUEUED, now, None, None)
+        if position == 0:
+            record.requeues += 1
+            record.message = f"queued again ({why}; {record.requeues} time{'s' if record.requeues != 1 else ''})"
+        record.save()
+    Dataset.objects.filter(pk=dataset.pk).update(state=Dataset.State.QUEUED, message="")
+
+
+def dataset_requeue_stuck(*, older_than_s: float | None = None) -> list[Dataset]:
+    """The sweep (run by beat): every dataset waiting for the queue, and every dataset queued or
+    running with no progress of its stages for ``older_than_s`` (ELN_STUCK_AFTER_SECONDS) that
+    no worker holds, is queued again. Idempotent: an ingestion run twice stores the same rows."""
+    age = settings.ELN_STUCK_AFTER_SECONDS if older_than_s is None else older_than_s
+    since = timezone.now() - dt.timedelta(seconds=age)
+    candidates = (
+        Dataset.objects.filter(state__in=UNFINISHED)
+        .annotate(progress_at=Max(Greatest("stages__queued_at", "stages__started_at", "stages__finished_at")))
+        .filter(Q(state=Dataset.State.WAITING_FOR_QUEUE) | Q(progress_at__lt=since)
+                | Q(progress_at__isnull=True, modified_at__lt=since))
+        .order_by("pk")
+    )
+    requeued = []
+    for dataset in candidates:
+        with ingestion_lock(dataset.pk) as free:
+            if not free:
+                continue  # a worker has it in hand: slow, not stuck
+            with transaction.atomic():
+                current = Dataset.objects.select_for_update().filter(pk=dataset.pk, state__in=UNFINISHED).first()
+                if current is None:
+                    continue  # it finished in the meantime
+                why = ("the queue was away" if current.state == Dataset.State.WAITING_FOR_QUEUE else
+                       f"no progress for {age:g} s: its worker stopped")
+                _requeue(current, why)
+        # sent once the lock is let go, or the worker taking the task would find it held
+        _send_ingestion(dataset.pk, current.raw_file_id)
+        requeued.append(dataset)
+    return requeued
+
+
+def ingest(dataset_id: int, raw_file_id: int, *, unless_finished: bool = False) -> str:
+    """The whole chain for one uploaded file; idempotent, so a retried task does no harm. One
+    worker at a time ingests a dataset (``ingestion_lock``); ``unless_finished``: a dataset
+    already done or failed for this file is left as it is (a second delivery of its task)."""
+    with ingestion_lock(dataset_id) as held:
+        if not held:
+            return "already running"  # the worker that holds it finishes it, or the sweep sees it stopped
+        return _ingest(dataset_id, raw_file_id, unless_finished=unless_finished)
+
+
+def _ingest(dataset_id: int, raw_file_id: int, *, unless_finished: bool) -> str:
     dataset = Dataset.objects.select_related("run__cell", "run__channel__cycler", "raw_file").get(pk=dataset_id)
     if dataset.raw_file_id != raw_file_id:
         return "superseded"  # a newer version of the file arrived; its own task does the work
+    if unless_finished and dataset.state in FINISHED:
+        return "already finished"
     Dataset.objects.filter(pk=dataset.pk).update(state=Dataset.State.RUNNING, message="")
     current = Stage.READ
     try:

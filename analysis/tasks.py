@@ -24,8 +24,8 @@ def _giving_memory_back(work):
 
 
 @shared_task(**TASK_OPTIONS)
-def ingest_dataset(dataset_id: int, raw_file_id: int) -> str:
-    return _giving_memory_back(lambda: services.ingest(dataset_id, raw_file_id))
+def ingest_dataset(dataset_id: int, raw_file_id: int, unless_finished: bool = False) -> str:
+    return _giving_memory_back(lambda: services.ingest(dataset_id, raw_file_id, unless_finished=unless_finished))
 
 
 @shared_task(**TASK_OPTIONS)
@@ -49,6 +49,12 @@ def recompute_fade_prediction(cell_id: int) -> str:
 def watch_silent_runs() -> int:
     """Run by beat (CELERY_BEAT_SCHEDULE): alerts for running tests that sent no new data."""
     return len(alerts.watch_silent_runs())
+
+
+@shared_task(**TASK_OPTIONS)
+def requeue_stuck_datasets() -> int:
+    """Run by beat (CELERY_BEAT_SCHEDULE): queue again the datasets whose ingestion stopped."""
+    return len(services.dataset_requeue_stuck())
 
 
 class _PendingRecompute:

@@ -500,6 +500,8 @@ class Dataset(LabRecord):
 
     class State(models.TextChoices):
         QUEUED = "queued", "queued"
+        # stored, but the task queue did not answer: the sweep queues it when the queue is back
+        WAITING_FOR_QUEUE = "waiting_for_queue", "waiting for the queue"
         RUNNING = "running", "running"
         DONE = "done", "done"
         DONE_WITH_WARNINGS = "done_with_warnings", "done with warnings"

@@ -216,6 +216,21 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
+# Ingestion: nothing stuck. A task is acknowledged once it has run (CELERY_TASK_ACKS_LATE), so a
+# worker that dies mid-ingestion leaves its task in Redis, which gives it out again after the
+# visibility timeout: keep that longer than the longest ingestion. Beat's sweep, every
+# ELN_SWEEP_EVERY_SECONDS, queues again each dataset "queued", "running" or "waiting for the
+# queue" that has shown no progress for ELN_STUCK_AFTER_SECONDS and that no worker holds.
+ELN_BROKER_VISIBILITY_TIMEOUT_SECONDS = int(os.environ.get("ELN_BROKER_VISIBILITY_TIMEOUT_SECONDS", "3600"))
+ELN_STUCK_AFTER_SECONDS = int(os.environ.get("ELN_STUCK_AFTER_SECONDS", "600"))
+ELN_SWEEP_EVERY_SECONDS = int(os.environ.get("ELN_SWEEP_EVERY_SECONDS", "60"))
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": ELN_BROKER_VISIBILITY_TIMEOUT_SECONDS,
+    "socket_connect_timeout": 5,  # an upload waits seconds, not minutes, for a broker that is away
+}
+CELERY_BROKER_CONNECTION_TIMEOUT = 5
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
+
 # Beat looks for running tests that sent no new data every ELN_WATCH_EVERY_SECONDS (the limit
 # itself is each project's alert rule).
 ELN_WATCH_EVERY_SECONDS = int(os.environ.get("ELN_WATCH_EVERY_SECONDS", "600"))
@@ -224,6 +239,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "analysis.tasks.watch_silent_runs",
         "schedule": ELN_WATCH_EVERY_SECONDS,
         "options": {"expires": ELN_WATCH_EVERY_SECONDS},  # no pile of looks after an outage
+    },
+    "requeue-stuck-datasets": {
+        "task": "analysis.tasks.requeue_stuck_datasets",
+        "schedule": ELN_SWEEP_EVERY_SECONDS,
+        "options": {"expires": ELN_SWEEP_EVERY_SECONDS},
     },
 }
 

@@ -60,7 +60,8 @@ def dataset_status(request, dataset: Dataset) -> dict:
         "row_count": dataset.row_count,
         "stages": [
             {"name": stage.name, "state": stage.state, "message": stage.message, "attempts": stage.attempts,
-             "started_at": stage.started_at, "finished_at": stage.finished_at}
+             "requeues": stage.requeues, "queued_at": stage.queued_at, "started_at": stage.started_at,
+             "finished_at": stage.finished_at}
             for stage in sorted(dataset.stages.all(), key=lambda s: ProcessingStage.ORDER.index(s.name))
         ],
         "status_url": request.build_absolute_uri(reverse("dataset-status", args=[dataset.human_id])),
@@ -77,8 +78,9 @@ class RawFileUploadView(APIView):
 
     @extend_schema(
         request={"multipart/form-data": inline_serializer("RawFileUpload", {"file": serializers.FileField()})},
-        responses={202: OpenApiResponse(description="stored and queued"),
-                   200: OpenApiResponse(description="the same bytes were already there"),
+        responses={202: OpenApiResponse(description="stored and queued (or waiting for the queue), or the "
+                                                            "same bytes of a dataset that never ran, queued again"),
+                   200: OpenApiResponse(description="the same bytes were already there and processed"),
                    413: OpenApiResponse(description="larger than the upload limit")},
     )
     def post(self, request, human_id: str):
@@ -107,7 +109,9 @@ class RawFileUploadView(APIView):
         received.dataset.refresh_from_db()
         body = dataset_status(request, received.dataset)
         body["created"] = received.created
-        return Response(body, status=status.HTTP_202_ACCEPTED if received.created else status.HTTP_200_OK,
+        # 202 whenever it is queued: new bytes, or the same bytes of a dataset that never ran
+        accepted = received.created or received.queued
+        return Response(body, status=status.HTTP_202_ACCEPTED if accepted else status.HTTP_200_OK,
                         headers={"Location": body["status_url"]})
 
 
