@@ -31,7 +31,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 STUCK_AFTER_S = 3  # the workers' ELN_STUCK_AFTER_SECONDS
 SWEEP_EVERY_S = 1  # beat's ELN_SWEEP_EVERY_SECONDS
 VISIBILITY_TIMEOUT_S = 20  # longer than an ingestion of the test's file
-KILL_WITHIN_S = 1.0  # a kill or a drop this long at most after a stage started: mid-ingestion
+KILL_WITHIN_S = 1.0  # a drop this long at most after reading started: mid-ingestion
 
 
 @functools.cache
@@ -56,29 +56,47 @@ class Processes:
             "ELN_WATCH_EVERY_SECONDS": "3600",
         }
         self.tmp_path, self.running, self.logs = tmp_path, [], []
-        self.startup_s = 0.0  # the longest a worker took to be ready: no sweep meanwhile
+        self.workers = {}  # its database connections' application_name -> (process, log)
 
-    def _start(self, name, arguments):
+    def _start(self, name, arguments, env=None):
         log = self.tmp_path / f"{name}-{len(self.logs)}.log"
         # a session of its own: the whole worker (main process and pool child) can be killed at once
         process = subprocess.Popen([sys.executable, "-m", "celery", "-A", "eln", *arguments], cwd=REPO_ROOT,
-                                   env=self.env, stdout=log.open("w"), stderr=subprocess.STDOUT,
+                                   env=env or self.env, stdout=log.open("w"), stderr=subprocess.STDOUT,
                                    start_new_session=True)
         self.running.append(process)
         self.logs.append(log)
         return process, log
 
-    def worker(self):
-        """A worker as in production: a main process and one pool child that runs the tasks."""
-        started = time.monotonic()
+    def worker(self, *, wait=True):
+        """A worker as in production: a main process and one pool child that runs the tasks. Its
+        database connections carry its name, so the test can tell which worker holds what."""
+        name = f"eln-worker-{len(self.logs)}"
+        env = {**self.env, "DATABASE_URL": f"{self.env['DATABASE_URL']}?application_name={name}"}
         process, log = self._start("worker", ["worker", "--pool=prefork", "--concurrency=1", "--loglevel=INFO",
-                                              "--without-heartbeat", "--without-gossip", "--without-mingle"])
+                                              "--without-heartbeat", "--without-gossip", "--without-mingle",
+                                              "-n", f"{name}@%h"], env)
+        self.workers[name] = (process, log)
+        if wait:
+            self.wait_ready(process, log)
+        return process
+
+    @staticmethod
+    def wait_ready(process, log):
+        deadline = time.monotonic() + 90
         while "ready." not in log.read_text():
-            if process.poll() is not None or time.monotonic() > started + 60:
+            if process.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"the Celery worker did not start:\n{log.read_text()[-3000:]}")
             time.sleep(0.1)
-        self.startup_s = max(self.startup_s, time.monotonic() - started)
-        return process
+
+    def holder(self, dataset_id: int):
+        """The worker whose connection holds the dataset's ingestion (None between runs)."""
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a USING (pid) "
+                           "WHERE l.locktype = 'advisory' AND l.classid = %s AND l.objid = %s",
+                           [INGESTION_LOCK, dataset_id])
+            row = cursor.fetchone()
+        return row and row[0]
 
     @staticmethod
     def pool_child(worker) -> int:
@@ -93,14 +111,11 @@ class Processes:
         return "".join(log.read_text() for log in self.logs if log.name.startswith(name))
 
     def stop_all(self):
+        # killed outright: nothing of theirs is kept (Redis is emptied after the test)
         for process in self.running:
             if process.poll() is None:
-                process.terminate()
-        for process in self.running:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
 
 
 @pytest.fixture
@@ -126,8 +141,7 @@ def upload(api, lab, content: bytes):
 class StatusWatch:
     """Polls the status API as the lab would, and checks that every answer showing the dataset
     queued or running shows progress (a stage queued, started or finished) no older than the
-    sweep's age, plus one sweep interval, plus the time a worker took to start (nothing sweeps
-    while no worker is there)."""
+    sweep's age plus one sweep interval."""
 
     def __init__(self, api, user, status_url, processes):
         self.client, self.url, self.processes = api(user), status_url, processes
@@ -143,7 +157,8 @@ class StatusWatch:
                        for key in ("queued_at", "started_at", "finished_at") if s[key]]
             age_s = (now - max(moments)).total_seconds()
             self.oldest_progress_s = max(self.oldest_progress_s, age_s)
-            allowed_s = STUCK_AFTER_S + SWEEP_EVERY_S + self.processes.startup_s + 1.5
+            # 2.5 s for the machine: the sweep's task waiting for a pool process, its queries, a poll
+            allowed_s = STUCK_AFTER_S + SWEEP_EVERY_S + 2.5
             assert age_s <= allowed_s, (body, self.processes.text()[-3000:])
         return body
 
@@ -153,7 +168,7 @@ class StatusWatch:
             body = self.look()
             if condition(body):
                 return body
-            time.sleep(0.1)
+            time.sleep(0.05)
         pytest.fail(f"not reached in {timeout_s} s: states {self.states}\n{self.processes.text()[-4000:]}")
 
 
@@ -180,11 +195,12 @@ def assert_done_once(dataset_human_id: str, processes, cycles: int):
     return dataset
 
 
-def started_since(moment: dt.datetime):
-    """A worker has (re)started on it after ``moment``: a stage running that began later."""
+def started_since(moment: dt.datetime, stage: str = "read"):
+    """A worker has (re)started on it after ``moment`` and reached ``stage`` (or a later one)."""
+    order = [s.value for s in ProcessingStage.ORDER]
     return lambda body: body["state"] == "running" and any(
         s["state"] == "running" and s["started_at"] and parse_datetime(s["started_at"]) > moment
-        for s in body["stages"])
+        and order.index(s["name"]) >= order.index(stage) for s in body["stages"])
 
 
 def now() -> dt.datetime:
@@ -197,39 +213,51 @@ def test_a_worker_killed_ten_times_mid_ingestion_ends_with_the_dataset_done_once
     crash of the machine does; the task stays unacknowledged and the sweep queues it again)."""
     content, cycles = large_file()
     processes.beat()
-    worker = processes.worker()
+    processes.worker(wait=False)
+    processes.worker(wait=False)
+    processes.worker()
     response = upload(api, lab, content)
     assert response.status_code == 202, response.content
+    dataset_id = Dataset.objects.get(human_id=response.json()["dataset"]).pk
     watch = StatusWatch(api, lab["user"], response.json()["status_url"], processes)
     random.seed(8)
     killed, killed_at, started = [], now() - dt.timedelta(hours=1), time.monotonic()
+    stages = ["read", "cycles", "summary", "metrics"]
     for kill in range(10):
-        # wait until a worker has started on it (again), then kill it somewhere in the middle
-        watch.until(started_since(killed_at))
-        time.sleep(random.uniform(0.0, KILL_WITHIN_S))
-        whole = kill % 2 == 1
+        # wait until a worker has started on it (again) and reached the stage, then kill it there
+        stage = stages[kill % 4]
+        watch.until(started_since(killed_at, stage))
+        if stage == "read":
+            time.sleep(random.uniform(0.0, 0.5))
+        name = processes.holder(dataset_id)
+        assert name, "no worker holds the ingestion it shows running"
+        worker, log = processes.workers.pop(name)
+        # the whole worker when another one is ready to sweep (and take the task back), else its child
+        whole = kill % 2 == 1 and any("ready." in other_log.read_text() for _, other_log in processes.workers.values())
         if whole:
             os.killpg(worker.pid, signal.SIGKILL)
             worker.wait()
         else:
             os.kill(processes.pool_child(worker), signal.SIGKILL)
+            processes.workers[name] = (worker, log)
         killed_at = now()
         body = watch.look()
         assert body["state"] != "done", "the worker finished before it was killed: kill it sooner"
-        stage = next((s["name"] for s in body["stages"] if s["state"] == "running"), "between stages")
-        killed.append(f"{'worker' if whole else 'child'} in {stage} at {time.monotonic() - started:.0f} s")
+        at = next((s["name"] for s in body["stages"] if s["state"] == "running"), "between stages")
+        killed.append(f"{'worker' if whole else 'child'} in {at} at {time.monotonic() - started:.1f} s")
         if whole:
-            worker = processes.worker()
+            processes.worker(wait=False)  # its replacement, ready for a later kill
     body = watch.until(lambda b: b["state"] in ("done", "failed", "done_with_warnings"))
     assert len(killed) == 10
+    assert sum(k.startswith("worker") for k in killed) >= 3 and sum(k.startswith("child") for k in killed) >= 3
     assert_done_once(body["dataset"], processes, cycles)
     stages = {s["name"]: s for s in body["stages"]}
     # each kill is one more attempt of the stage it stopped; the sweep counted its requeues
     assert sum(s["attempts"] for s in stages.values()) >= 4 + 10
     assert sum(s["requeues"] for s in stages.values()) >= 1
     assert "requeue_stuck_datasets" in processes.text("beat")
-    print(f"killed: {killed}; done at {time.monotonic() - started:.0f} s; oldest progress shown {watch.oldest_progress_s:.1f} s; "
-          f"worker start {processes.startup_s:.1f} s; attempts "
+    print(f"killed: {killed}; done at {time.monotonic() - started:.0f} s; "
+          f"oldest progress shown {watch.oldest_progress_s:.1f} s; attempts "
           f"{[(n, s['attempts'], s['requeues']) for n, s in stages.items()]}; states {watch.states}")
 
 
