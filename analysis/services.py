@@ -2,6 +2,8 @@
 
 Every stage records its state on the dataset (queued → running → done | failed, with a message
 a person can act on; skipped when an earlier stage failed or the file holds no cycling data).
+A dataset whose task the broker did not take waits for the queue; beat's sweep
+(``dataset_requeue_stuck``) queues it, and any dataset whose ingestion stopped, again.
 A dataset whose cycles carry quality flags ends "done with N warnings". Nothing here alters or
 deletes the raw file; a failure leaves the raw file and everything before the failing stage as
 it was.
@@ -576,8 +578,9 @@ def raw_file_receive(*, run: CyclingRun, uploaded, user=None, cycler_token=None)
 
     ``uploaded`` carries ``sha256`` (computed while it streamed in). The same bytes again give
     the same record, and queue it again only if it never ran (queued, or waiting for the
-    queue): a sender's retry after an outage brings it back. A file with the name of one already in the run is the
-    same test grown: it supersedes the earlier version in that run's dataset.
+    queue): a sender's retry after an outage brings it back. A file with the name of one
+    already in the run is the same test grown: it supersedes the earlier version in that
+    run's dataset.
     """
     name = clean_file_name(uploaded.name)
     with transaction.atomic():
@@ -633,7 +636,7 @@ def _queue_ingestion(dataset: Dataset, raw_file: RawDataFile) -> None:
 
 
 # What the broker's client raises when the broker is away (kombu wraps connection errors).
-QUEUE_AWAY = (KombuOperationalError, ConnectionError, OSError, TimeoutError)
+QUEUE_AWAY = (KombuOperationalError, OSError)
 
 
 def _send_ingestion(dataset_id: int, raw_file_id: int) -> bool:
