@@ -5,6 +5,7 @@ import hashlib
 from django.conf import settings
 from django.core.files.uploadhandler import StopUpload, TemporaryFileUploadHandler
 from django.http import QueryDict
+from drf_spectacular.authentication import SessionScheme
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import SAFE_METHODS
@@ -68,6 +69,18 @@ class StreamingSessionAuthentication(SessionAuthentication):
         if request.method not in SAFE_METHODS and settings.CSRF_HEADER_NAME not in request.META:
             raise PermissionDenied(CSRF_HEADER_MISSING)
         super().enforce_csrf(_BodyUnread(request))
+
+
+class StreamingSessionScheme(SessionScheme):
+    """An upload's browser session in the API's schema: the session cookie, with the CSRF token
+    in its header."""
+
+    target_class = StreamingSessionAuthentication
+    name = "sessionUpload"
+
+    def get_security_definition(self, auto_schema):
+        return {**super().get_security_definition(auto_schema),
+                "description": "the browser's session cookie; the page's CSRF token goes in the X-CSRFToken header"}
 
 
 __all__ = ["HashingUploadHandler", "StreamingSessionAuthentication", "UploadTooLarge", "StopUpload"]

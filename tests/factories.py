@@ -24,6 +24,8 @@ from cells import services as cell_services
 from eln import services as eln_services
 from eln.models import NotebookAttachment, NotebookEntry, Project, ProjectMembership
 from eln.notebook import services as notebook_services
+from eln.security import services as security_services
+from eln.security.models import ApiToken, LoginFailure
 from samples import models as sm
 from samples import services as sample_services
 
@@ -292,6 +294,38 @@ class CyclerTokenFactory(factory.django.DjangoModelFactory):
         token, key = cell_services.cycler_token_issue(user=user, **kwargs)
         token.key = key
         return token
+
+
+class ApiTokenFactory(factory.django.DjangoModelFactory):
+    """A person's API token (eln.security.services.api_token_issue); the key, shown once, is on
+    the token as ``key``."""
+
+    class Meta:
+        model = ApiToken
+
+    user = factory.SubFactory(UserFactory)
+    label = "analysis notebook"
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        token, key = security_services.api_token_issue(**kwargs)
+        token.key = key
+        return token
+
+
+class LoginFailureFactory(factory.django.DjangoModelFactory):
+    """One failed login counted towards the lockout (eln.security.services.login_failure_record)."""
+
+    class Meta:
+        model = LoginFailure
+
+    username = "wei"
+    address = "192.0.2.7"
+
+    @classmethod
+    def _create(cls, model_class, *args, username, address):
+        security_services.login_failure_record(username=username, address=address)
+        return LoginFailure.objects.filter(username=username).latest("at")
 
 
 class LoadingReferenceFactory(factory.django.DjangoModelFactory):

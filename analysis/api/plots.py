@@ -200,6 +200,19 @@ class CyclesPlotView(DatasetPlotView):
             halves.setdefault((cycle, direction), []).append((start, end))
         return chosen, [numbers[0], numbers[-1]], halves
 
+    def half_cycle_curves(self, dataset: Dataset, query: dict):
+        """The chosen cycles, their range, each half cycle as (cycle, direction, capacity passed
+        in mAh, voltage in V, its steps' first rows within it), and the active mass in g."""
+        chosen, cycle_range, halves = self.half_cycles(dataset, query)
+        table = self.canonical(dataset, ["test_time_s", "current_ma", "voltage_v"])
+        t, i, v = (table.column(name).to_numpy(zero_copy_only=False) for name in table.column_names)
+        curves = []
+        for (cycle, direction), steps in sorted(halves.items()):
+            start, stop = steps[0][0], steps[-1][1] + 1
+            curves.append((cycle, direction, cumulative_capacity_mah(t[start:stop], i[start:stop]), v[start:stop],
+                           [first - start for first, _ in steps]))
+        return chosen, cycle_range, curves, self.active_mass_g(dataset.run.cell)
+
 
 class VoltageCapacityPlotView(CyclesPlotView):
     """Voltage against the capacity passed in each half cycle of the chosen cycles."""
@@ -211,18 +224,12 @@ class VoltageCapacityPlotView(CyclesPlotView):
         return super().get(request, human_id)
 
     def answer(self, dataset, query):
-        chosen, cycle_range, halves = self.half_cycles(dataset, query)
-        table = self.canonical(dataset, ["test_time_s", "current_ma", "voltage_v"])
-        t, i, v = (table.column(name).to_numpy(zero_copy_only=False) for name in table.column_names)
-        mass_g = self.active_mass_g(dataset.run.cell)
+        chosen, cycle_range, halves, mass_g = self.half_cycle_curves(dataset, query)
         out = []
-        for (cycle, direction), steps in sorted(halves.items()):
-            start, stop = steps[0][0], steps[-1][1] + 1
-            capacity = cumulative_capacity_mah(t[start:stop], i[start:stop])
-            if mass_g:
-                capacity = capacity / mass_g
-            out.append(series(f"cycle {cycle} {direction}", capacity, v[start:stop], query["points"],
-                              step_starts=[s - start for s, _ in steps]))
+        for cycle, direction, capacity_mah, voltage_v, step_starts in halves:
+            capacity = capacity_mah / mass_g if mass_g else capacity_mah
+            out.append(series(f"cycle {cycle} {direction}", capacity, voltage_v, query["points"],
+                              step_starts=step_starts))
         unit = "mAh/g" if mass_g else "mAh"
         return {"x_label": f"capacity ({unit})", "y_label": "voltage (V)", "cycles": chosen,
                 "cycle_range": cycle_range, "series": out}
@@ -238,14 +245,10 @@ class IncrementalCapacityPlotView(CyclesPlotView):
         return super().get(request, human_id)
 
     def answer(self, dataset, query):
-        chosen, cycle_range, halves = self.half_cycles(dataset, query)
-        table = self.canonical(dataset, ["test_time_s", "current_ma", "voltage_v"])
-        t, i, v = (table.column(name).to_numpy(zero_copy_only=False) for name in table.column_names)
-        mass_g = self.active_mass_g(dataset.run.cell)
+        chosen, cycle_range, halves, mass_g = self.half_cycle_curves(dataset, query)
         out = []
-        for (cycle, direction), steps in sorted(halves.items()):
-            start, stop = steps[0][0], steps[-1][1] + 1
-            curve = incremental_capacity(cumulative_capacity_mah(t[start:stop], i[start:stop]), v[start:stop])
+        for cycle, direction, capacity_mah, voltage_v, _step_starts in halves:
+            curve = incremental_capacity(capacity_mah, voltage_v)
             y = curve.y / mass_g if mass_g else curve.y
             out.append(series(f"cycle {cycle} {direction}", curve.x, -y if direction == "discharge" else y,
                               query["points"]))

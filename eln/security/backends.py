@@ -36,6 +36,8 @@ def client_address(request) -> str | None:
     if request is None:
         return None
     ident = BaseThrottle().get_ident(request)
+    if not ident:  # a request with no peer address (a WSGI call in process)
+        return None
     try:
         return str(ipaddress.ip_address(ident.strip()))
     except ValueError:

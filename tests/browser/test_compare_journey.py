@@ -93,8 +93,14 @@ def test_the_readme_pages(journey, transactional_db):
 
     cell = records["cells"]["nco95_70mpa"]
     page.goto(j.url(f"/cells/{cell.human_id}/"))
-    expect(page.locator(".plot canvas")).to_be_visible()
+    expect(page.locator('.plot[data-plot="voltage"] canvas')).to_be_visible()
     page.screenshot(path=str(README_SHOTS / "cell.png"))
+    plots = page.locator(".record-section-plots")
+    for name in ("voltage", "voltage-capacity", "capacity", "rate", "dqdv"):
+        expect(plots.locator(f'.plot[data-plot="{name}"] canvas')).to_be_visible()
+    plots.scroll_into_view_if_needed()
+    page.wait_for_timeout(300)  # the plots are drawn
+    plots.screenshot(path=str(README_SHOTS / "cell-plots.png"))
     graph = page.locator(".lineage")
     expect(graph.locator("canvas").first).to_be_visible()
     graph.scroll_into_view_if_needed()
@@ -110,7 +116,7 @@ def test_the_readme_pages(journey, transactional_db):
     expect(page.locator('[data-compare-plot="retention"] .u-legend .u-series')).to_have_count(3)
     expect(page.locator("table#ranking")).to_be_visible()
     page.screenshot(path=str(README_SHOTS / "compare.png"), full_page=True)
-    for name in ("dashboard", "cell", "lineage", "compare"):
+    for name in ("dashboard", "cell", "cell-plots", "lineage", "compare"):
         assert (README_SHOTS / f"{name}.png").stat().st_size < 400_000, name
 
     # every cell of the electrolyte batch, every kind: retention at the last cycle they all reached

@@ -1,8 +1,10 @@
 """Uploading a cycler file from a run's page in a real headless Chromium, on the paper's lab: a
 writer who is not staff sends a real BioLogic file, sees the progress bar fill and the processing
-reach "done" without reloading, then the dataset's cycles; a file no reader knows shows its
-message and a retry button, and the retry is counted; a reader gets no upload control and is
-refused if they post anyway. Ingestion runs in process (no broker), as the upload's answer."""
+reach "done" without reloading, then the dataset's cycles and its plots; a file no reader knows
+shows its message and a retry button, and the retry is counted; a reader gets no upload control
+and is refused if they post anyway. Ingestion runs in process (no broker), as the upload's answer."""
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -55,6 +57,12 @@ def test_a_writer_uploads_a_cycler_file_on_a_runs_page_and_watches_it_processed(
     expect(page.locator("table.cycles tbody tr")).to_have_count(cycles)
     first = dataset.cycles.order_by("cycle_number").first()
     expect(page.locator("table.cycles tbody tr").first.locator("td").first).to_have_text(str(first.cycle_number))
+    # and the plots of what was just uploaded are drawn
+    plots = page.locator(".record-section-plots")
+    for name in ("voltage", "voltage-capacity", "capacity", "dqdv"):  # one rate only: no rate plot
+        plot = plots.locator(f'.plot[data-plot="{name}"]')
+        expect(plot.locator("canvas")).to_be_visible(timeout=PROCESSED)
+        expect(plot).to_have_attribute("data-plot-points", re.compile(r"^[1-9]\d*$"))
     j.screenshot("dataset")
 
     # a file no reader knows: its message and a retry button
