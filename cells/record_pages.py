@@ -13,7 +13,6 @@ from django.urls import reverse
 from cells import filtersets, selectors
 from cells.api.views import CyclerViewSet, ProtocolViewSet
 from cells.models import Cell, Channel, Cycler, CyclingRun, Dataset, Protocol
-from eln.api.views import LabRecordViewSet
 from eln.formatting import NO_VALUE, Entered, as_entered
 from eln.pages import RecordListView, in_project, lineage_graph, record_url
 from eln.permissions import can_write, visible_projects, visible_records
@@ -168,7 +167,6 @@ class RunListView(RecordListView):
     section = "runs"
     table = run_table
     filterset_class = filtersets.CyclingRunFilterSet
-    search_fields = tuple(LabRecordViewSet.search_fields)
     filter_fields = ("state", "cell", "cycler", "protocol")
     filter_labels = {"state": "State", "cell": "Cell", "cycler": "Cycler", "protocol": "Protocol"}
 
@@ -187,7 +185,6 @@ class DatasetListView(RecordListView):
     section = "datasets"
     table = dataset_table
     filterset_class = filtersets.DatasetFilterSet
-    search_fields = tuple(LabRecordViewSet.search_fields)
     filter_fields = ("state", "run")
     filter_labels = {"state": "Processing", "run": "Run"}
 

@@ -20,6 +20,7 @@ from django.utils.cache import patch_vary_headers
 from django.utils.module_loading import import_string
 from django.views import View
 
+from eln.api.views import LabRecordViewSet
 from eln.export import FORMATS, export_response
 from eln.models import Project
 from eln.permissions import visible_projects, writable_projects
@@ -149,7 +150,7 @@ class RecordListView(LoginRequiredMixin, View):
     section = ""  # which entry of the navigation is this page's
     table: Table
     filterset_class = None
-    search_fields: tuple[str, ...] = ()
+    search_fields: tuple[str, ...] = tuple(LabRecordViewSet.search_fields)  # a lab record's, as the API's
     search_placeholder = "label, name or notes"
     filter_fields: tuple[str, ...] = ()
     filter_labels: dict[str, str] = {}

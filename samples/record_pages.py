@@ -14,7 +14,6 @@ from django.db.models import Count, QuerySet
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 
-from eln.api.views import LabRecordViewSet
 from eln.formatting import NO_VALUE, Entered, Fixed, Percent, Significant, as_entered
 from eln.pages import RecordListView, in_project, lineage_graph
 from eln.permissions import visible_records
@@ -295,7 +294,6 @@ class BatchListView(WriterListView):
     section = "batches"
     table = batch_table
     filterset_class = filtersets.ElectrolyteBatchFilterSet
-    search_fields = tuple(LabRecordViewSet.search_fields)
     filter_fields = ("product", "route", "xrd_phase", "uses_lot")
     filter_labels = {"product": "Product", "route": "Route", "xrd_phase": "XRD phase", "uses_lot": "Uses lot"}
     new_url, new_text = "samples:batch-new", "Record a batch"
@@ -309,7 +307,6 @@ class SolutionListView(WriterListView):
     section = "solutions"
     table = solution_table
     filterset_class = filtersets.InfiltrationSolutionFilterSet
-    search_fields = tuple(LabRecordViewSet.search_fields)
     filter_fields = ("uses_lot",)
     filter_labels = {"uses_lot": "Uses lot"}
     new_url, new_text = "samples:solution-new", "Prepare a solution"
@@ -323,7 +320,6 @@ class SheetListView(WriterListView):
     section = "sheets"
     table = sheet_table
     filterset_class = filtersets.ElectrodeSheetFilterSet
-    search_fields = tuple(LabRecordViewSet.search_fields)
     filter_fields = ("active_material", "uses_lot", "current_collector")
     filter_labels = {"active_material": "Material of a component", "uses_lot": "Uses lot",
                      "current_collector": "Current collector"}
@@ -338,7 +334,6 @@ class ElectrodeListView(WriterListView):
     section = "electrodes"
     table = electrode_table
     filterset_class = filtersets.ElectrodeFilterSet
-    search_fields = tuple(LabRecordViewSet.search_fields)
     filter_fields = ("sheet",)
     filter_labels = {"sheet": "Sheet"}
     new_url, new_text = "samples:electrode-punch", "Punch electrodes"
@@ -352,7 +347,6 @@ class InfiltrationRunListView(WriterListView):
     section = "infiltration"
     table = infiltration_run_table
     filterset_class = filtersets.InfiltrationRunFilterSet
-    search_fields = tuple(LabRecordViewSet.search_fields)
     filter_fields = ("solution", "electrode")
     filter_labels = {"solution": "Solution", "electrode": "Electrode"}
     new_url, new_text = "samples:infiltration-new", "Record an infiltration run"
@@ -366,7 +360,6 @@ class AlloyListView(WriterListView):
     section = "alloys"
     table = alloy_table
     filterset_class = filtersets.AlloyBatchFilterSet
-    search_fields = tuple(LabRecordViewSet.search_fields)
     filter_fields = ("uses_lot",)
     filter_labels = {"uses_lot": "Uses lot"}
     new_url, new_text = "samples:alloy-new", "Prepare an alloy"
